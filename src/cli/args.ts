@@ -1,0 +1,112 @@
+import { parseArgs } from 'node:util';
+import { parseDuration } from '../config/duration.js';
+import type { TetherOptions } from '../config/options.js';
+
+/** A command-line or environment error: printed as one line, exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+type Kind = 'string' | 'integer' | 'duration' | 'list';
+
+/** Every `serve` flag: its option, how to parse it, and its environment variable. */
+const FLAGS = {
+  host: { kind: 'string', env: 'MCP_TETHER_HOST' },
+  port: { kind: 'integer', env: 'MCP_TETHER_PORT' },
+  tools: { kind: 'string', env: 'MCP_TETHER_TOOLS' },
+  'ping-interval': { kind: 'duration', env: 'MCP_TETHER_PING_INTERVAL' },
+  'max-ping-failures': { kind: 'integer', env: 'MCP_TETHER_MAX_PING_FAILURES' },
+  'max-connection-age': { kind: 'duration', env: 'MCP_TETHER_MAX_CONNECTION_AGE' },
+  'idle-timeout': { kind: 'duration', env: 'MCP_TETHER_IDLE_TIMEOUT' },
+  'allowed-origins': { kind: 'list', env: 'MCP_TETHER_ALLOWED_ORIGINS' },
+  'log-level': { kind: 'string', env: 'MCP_TETHER_LOG_LEVEL' },
+} as const satisfies Record<string, { kind: Kind; env: string }>;
+
+type Flag = keyof typeof FLAGS;
+
+export const USAGE = `Usage: mcp-tether serve [options]
+
+Options (environment variable in brackets):
+  --host <addr>                 interface to bind (default 127.0.0.1) [MCP_TETHER_HOST]
+  --port <n>                    port, 0 for any free one (default 8000) [MCP_TETHER_PORT]
+  --tools <module>              .ts/.js/.mjs module whose default export registers tools on the
+                                SDK's McpServer (default: demo tools) [MCP_TETHER_TOOLS]
+  --ping-interval <dur>         keepalive interval for idle streams (default 15s) [MCP_TETHER_PING_INTERVAL]
+  --max-ping-failures <n>       consecutive failures before a stream closes (default 3) [MCP_TETHER_MAX_PING_FAILURES]
+  --max-connection-age <dur>    max age of one stream, 0 = none (default 1h) [MCP_TETHER_MAX_CONNECTION_AGE]
+  --idle-timeout <dur>          idle TTL of a 2025-era session, 0 = none (default 30m) [MCP_TETHER_IDLE_TIMEOUT]
+  --allowed-origins <list>      comma-separated origins allowed from browsers, or * [MCP_TETHER_ALLOWED_ORIGINS]
+  --log-level <level>           fatal|error|warn|info|debug|trace|silent (default info) [MCP_TETHER_LOG_LEVEL]
+  -h, --help                    show this help
+
+Durations: 500ms, 15s, 2m, 1h (a bare number is milliseconds).`;
+
+/** What `serve` was asked to do. */
+export interface ServeCommand {
+  options: TetherOptions;
+  toolsModule: string | undefined;
+}
+
+function convert(flag: Flag, raw: string): string | number | string[] {
+  const kind: Kind = FLAGS[flag].kind;
+  switch (kind) {
+    case 'integer': {
+      if (!/^\d+$/.test(raw.trim())) throw new UsageError(`--${flag}: expected a whole number, got "${raw}"`);
+      return Number(raw);
+    }
+    case 'duration':
+      try {
+        return parseDuration(raw);
+      } catch (err) {
+        throw new UsageError(`--${flag}: ${(err as Error).message}`);
+      }
+    case 'list':
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
+    default:
+      if (raw.trim() === '') throw new UsageError(`--${flag}: must not be empty`);
+      return raw;
+  }
+}
+
+/**
+ * Parses `serve`'s flags, falling back to `MCP_TETHER_*` variables; flags win.
+ * Returns `'help'` for `--help`. Throws {@link UsageError} on bad input.
+ *
+ * @example
+ * parseServeArgs(['--port', '9000', '--ping-interval', '5s'], {});
+ */
+export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeCommand | 'help' {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const options = Object.fromEntries(Object.keys(FLAGS).map((name) => [name, { type: 'string' as const }]));
+    ({ values } = parseArgs({
+      args: argv,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message.split('\n')[0] ?? 'invalid arguments');
+  }
+  if (values.help) return 'help';
+  const get = (flag: Flag) => {
+    const raw = (values[flag] as string | undefined) ?? env[FLAGS[flag].env];
+    return raw === undefined ? undefined : convert(flag, raw);
+  };
+  const options: TetherOptions = {};
+  const set = <K extends keyof TetherOptions>(key: K, value: unknown) => {
+    if (value !== undefined) options[key] = value as TetherOptions[K];
+  };
+  set('host', get('host'));
+  set('port', get('port'));
+  set('pingIntervalMs', get('ping-interval'));
+  set('maxPingFailures', get('max-ping-failures'));
+  set('maxConnectionAgeMs', get('max-connection-age'));
+  set('idleTimeoutMs', get('idle-timeout'));
+  set('allowedOrigins', get('allowed-origins'));
+  set('logLevel', get('log-level'));
+  return { options, toolsModule: get('tools') as string | undefined };
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+import { InvalidOptionError } from '../config/options.js';
+import { createTether } from '../http/server.js';
+import { parseServeArgs, USAGE, UsageError } from './args.js';
+import { loadToolsModule } from './load-tools.js';
+
+function fail(message: string): never {
+  process.stderr.write(`mcp-tether: ${message}\n`);
+  process.exit(2);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (command !== 'serve') fail(`unknown command "${command}" (try: mcp-tether serve --help)`);
+  const parsed = parseServeArgs(rest, process.env);
+  if (parsed === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const setup = parsed.toolsModule === undefined ? undefined : await loadToolsModule(parsed.toolsModule);
+  const tether = createTether({ ...parsed.options, ...(setup ? { setup } : {}) });
+  try {
+    await tether.listen();
+  } catch (err) {
+    fail(`cannot listen on ${tether.options.host}:${tether.options.port}: ${(err as Error).message}`);
+  }
+  let signals = 0;
+  const stop = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      tether.logger.warn({ signal }, 'server.forced_exit');
+      process.exit(1);
+    }
+    tether.logger.info({ signal }, 'server.signal_received');
+    tether.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof UsageError || err instanceof InvalidOptionError) fail(err.message);
+  process.stderr.write(`mcp-tether: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+});

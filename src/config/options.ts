@@ -1,0 +1,150 @@
+import type { Logger } from 'pino';
+import type { EventStore } from '../session/event-store.js';
+import type { SessionStore } from '../session/session-store.js';
+
+/** Keepalive interval for idle SSE streams. */
+export const DEFAULT_PING_INTERVAL_MS = 15_000;
+/** Consecutive failed pings or writes before a stream is closed. */
+export const DEFAULT_MAX_PING_FAILURES = 3;
+/** A stream older than this is closed with a `retry` hint so the client resumes. */
+export const DEFAULT_MAX_CONNECTION_AGE_MS = 60 * 60_000;
+/** A 2025-era session with no request and no open stream for this long is freed. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 30 * 60_000;
+/** Largest accepted request body. */
+export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+/** `retry:` hint (ms) sent on priming events and on every server-initiated close. */
+export const DEFAULT_RETRY_MS = 1_000;
+/** Events kept per stream for `Last-Event-ID` replay. */
+export const DEFAULT_MAX_EVENTS_PER_STREAM = 1_000;
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_PORT = 8000;
+
+/** Options for {@link createTether}. Every field is optional. */
+export interface TetherOptions {
+  /** Interface to bind in `listen()`. Default `127.0.0.1`. */
+  host?: string;
+  /** Port to bind in `listen()`; `0` picks a free one. Default `8000`. */
+  port?: number;
+  /** Keepalive interval for idle SSE streams, ms. Default {@link DEFAULT_PING_INTERVAL_MS}. */
+  pingIntervalMs?: number;
+  /** Consecutive failures (unanswered pings, failed writes) before closing. Default {@link DEFAULT_MAX_PING_FAILURES}. */
+  maxPingFailures?: number;
+  /** Maximum age of one stream, ms; `0` disables. Default {@link DEFAULT_MAX_CONNECTION_AGE_MS}. */
+  maxConnectionAgeMs?: number;
+  /** Idle TTL of a 2025-era session, ms; `0` disables. Default {@link DEFAULT_IDLE_TIMEOUT_MS}. */
+  idleTimeoutMs?: number;
+  /**
+   * Origins (`scheme://host[:port]`) allowed to call the server from a browser, or `*`.
+   * Same-origin requests and, when bound to loopback, loopback origins are always allowed.
+   * Default `[]`.
+   */
+  allowedOrigins?: string[];
+  /** Largest accepted request body in bytes (413 above). Default {@link DEFAULT_MAX_BODY_BYTES}. */
+  maxBodyBytes?: number;
+  /** `retry:` hint in ms on priming events and server-initiated closes. Default {@link DEFAULT_RETRY_MS}. */
+  retryMs?: number;
+  /** Events kept per stream for resumption. Default {@link DEFAULT_MAX_EVENTS_PER_STREAM}. */
+  maxEventsPerStream?: number;
+  /** Mount prefix stripped from request paths, e.g. `/tools` when mounted at `/tools/mcp`. Default `''`. */
+  basePath?: string;
+  /** Server name and version announced to clients. Default `mcp-tether` and the package version. */
+  serverInfo?: { name: string; version: string };
+  /** Log level when no `logger` is given. Default `info`. */
+  logLevel?: string;
+  /** A pino logger to use instead of the built-in one. */
+  logger?: Logger;
+  /** Session store for 2025-era sessions. Default: in memory. */
+  sessionStore?: SessionStore;
+  /** Event store for `Last-Event-ID` resumption. Default: in memory. */
+  eventStore?: EventStore;
+}
+
+/** {@link TetherOptions} after defaults and validation; frozen. */
+export interface ResolvedTetherOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly pingIntervalMs: number;
+  readonly maxPingFailures: number;
+  readonly maxConnectionAgeMs: number;
+  readonly idleTimeoutMs: number;
+  readonly allowedOrigins: readonly string[];
+  readonly maxBodyBytes: number;
+  readonly retryMs: number;
+  readonly maxEventsPerStream: number;
+  readonly basePath: string;
+  readonly serverInfo: Readonly<{ name: string; version: string }>;
+  readonly logLevel: string;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Raised for invalid options, at start-up rather than at the first request. */
+export class InvalidOptionError extends Error {
+  override readonly name = 'InvalidOptionError';
+  readonly code = 'TETHER_ERR_CONFIG_INVALID';
+}
+
+function integer(name: string, value: number | undefined, fallback: number, min: number): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < min) {
+    throw new InvalidOptionError(`${name} must be an integer >= ${min}, got ${String(value)}`);
+  }
+  return v;
+}
+
+function origin(text: string): string {
+  if (text === '*') return text;
+  try {
+    const url = new URL(text);
+    if (url.origin === 'null') throw new Error('opaque');
+    return url.origin;
+  } catch {
+    throw new InvalidOptionError(
+      `allowedOrigins: "${text}" is not an origin such as https://app.example.com`,
+    );
+  }
+}
+
+/**
+ * Applies defaults and validates; throws {@link InvalidOptionError} on bad input.
+ *
+ * @example
+ * const resolved = resolveOptions({ pingIntervalMs: 5_000 });
+ */
+export function resolveOptions(options: TetherOptions, packageVersion: string): ResolvedTetherOptions {
+  const logLevel = options.logLevel ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new InvalidOptionError(`logLevel must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+  const port = integer('port', options.port, DEFAULT_PORT, 0);
+  if (port > 65_535) throw new InvalidOptionError(`port must be at most 65535, got ${port}`);
+  const basePath = (options.basePath ?? '').replace(/\/+$/, '');
+  if (basePath !== '' && !basePath.startsWith('/')) {
+    throw new InvalidOptionError(`basePath must start with "/", got "${options.basePath}"`);
+  }
+  return Object.freeze({
+    host: options.host ?? DEFAULT_HOST,
+    port,
+    pingIntervalMs: integer('pingIntervalMs', options.pingIntervalMs, DEFAULT_PING_INTERVAL_MS, 1),
+    maxPingFailures: integer('maxPingFailures', options.maxPingFailures, DEFAULT_MAX_PING_FAILURES, 1),
+    maxConnectionAgeMs: integer(
+      'maxConnectionAgeMs',
+      options.maxConnectionAgeMs,
+      DEFAULT_MAX_CONNECTION_AGE_MS,
+      0,
+    ),
+    idleTimeoutMs: integer('idleTimeoutMs', options.idleTimeoutMs, DEFAULT_IDLE_TIMEOUT_MS, 0),
+    allowedOrigins: Object.freeze((options.allowedOrigins ?? []).map(origin)),
+    maxBodyBytes: integer('maxBodyBytes', options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 1),
+    retryMs: integer('retryMs', options.retryMs, DEFAULT_RETRY_MS, 0),
+    maxEventsPerStream: integer(
+      'maxEventsPerStream',
+      options.maxEventsPerStream,
+      DEFAULT_MAX_EVENTS_PER_STREAM,
+      1,
+    ),
+    basePath,
+    serverInfo: Object.freeze({ ...(options.serverInfo ?? { name: 'mcp-tether', version: packageVersion }) }),
+    logLevel,
+  });
+}

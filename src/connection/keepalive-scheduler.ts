@@ -1,0 +1,85 @@
+import type { ConnectionRegistry } from './registry.js';
+
+/** Settings the scheduler enforces on every stream. */
+export interface KeepaliveSettings {
+  pingIntervalMs: number;
+  maxPingFailures: number;
+  /** `0` disables. */
+  maxConnectionAgeMs: number;
+}
+
+/**
+ * One timer for every stream in the registry. Each tick writes a keepalive
+ * to streams idle for a full interval, counts a failure for a stream whose
+ * previous frames have not drained, and closes streams past their maximum
+ * age. Extra per-tick work (such as the session idle sweep) hooks in through
+ * {@link onTick} so the process keeps a single timer.
+ *
+ * @example
+ * const scheduler = new KeepaliveScheduler(registry, settings);
+ * scheduler.start();
+ * // ...
+ * scheduler.stop();
+ */
+export class KeepaliveScheduler {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly hooks: Array<(now: number) => void> = [];
+  readonly tickMs: number;
+
+  constructor(
+    private readonly registry: ConnectionRegistry,
+    private readonly settings: KeepaliveSettings,
+  ) {
+    // A tick every fifth of the interval keeps each keepalive within 20% of its due time.
+    this.tickMs = Math.min(Math.max(Math.floor(settings.pingIntervalMs / 5), 50), 5_000);
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => this.tick(Date.now()), this.tickMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  get running(): boolean {
+    return this.timer !== undefined;
+  }
+
+  onTick(hook: (now: number) => void): void {
+    this.hooks.push(hook);
+  }
+
+  /** One pass over every stream; public so tests can drive it directly. */
+  tick(now: number): void {
+    const { pingIntervalMs, maxPingFailures, maxConnectionAgeMs } = this.settings;
+    for (const conn of this.registry.values()) {
+      if (maxConnectionAgeMs > 0 && now - conn.openedAt >= maxConnectionAgeMs) {
+        conn.close('max_age');
+        continue;
+      }
+      if (now - conn.lastWriteAt < pingIntervalMs) continue;
+      if (conn.bufferedBytes > 0) {
+        // The last interval's frames are still queued: the client is not reading.
+        conn.consecutiveFailures++;
+        this.registry.logger.warn(
+          {
+            ...conn.logFields(),
+            consecutive_failures: conn.consecutiveFailures,
+            buffered_bytes: conn.bufferedBytes,
+          },
+          'connection.ping_failed',
+        );
+        if (conn.consecutiveFailures >= maxPingFailures) conn.close('slow_consumer');
+        else conn.lastWriteAt = now;
+        continue;
+      }
+      conn.consecutiveFailures = 0;
+      conn.writeKeepalive();
+    }
+    for (const hook of this.hooks) hook(now);
+  }
+}

@@ -1,0 +1,94 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { CloseReason } from './close-reason.js';
+import {
+  type ConnectionInfo,
+  type ConnectionOwner,
+  SseConnection,
+  type TransportName,
+} from './sse-connection.js';
+
+/** A listener told about every stream that opens or closes. */
+export interface RegistryListener {
+  opened?(connection: SseConnection): void;
+  closed?(connection: SseConnection, reason: CloseReason): void;
+}
+
+/**
+ * Every live stream of the process, whatever its transport. Streams enter
+ * through {@link open} and leave by closing; nothing else holds them.
+ *
+ * @example
+ * const registry = new ConnectionRegistry(logger, 1000);
+ * const conn = registry.open(req, res, { transport: 'legacy-sse', kind: 'session' });
+ * registry.size; // 1
+ */
+export class ConnectionRegistry implements ConnectionOwner {
+  private readonly connections = new Map<string, SseConnection>();
+  private readonly listeners: RegistryListener[] = [];
+
+  constructor(
+    readonly logger: Logger,
+    readonly retryMs: number,
+  ) {}
+
+  /** Registers a new stream for `res`. The caller then calls `open()` or writes its own head. */
+  open(req: IncomingMessage, res: ServerResponse, info: ConnectionInfo, id?: string): SseConnection {
+    return new SseConnection(req, res, info, this, id);
+  }
+
+  get size(): number {
+    return this.connections.size;
+  }
+
+  get(id: string): SseConnection | undefined {
+    return this.connections.get(id);
+  }
+
+  values(): IterableIterator<SseConnection> {
+    return this.connections.values();
+  }
+
+  countBy(transport: TransportName): number {
+    let n = 0;
+    for (const c of this.connections.values()) if (c.transport === transport) n++;
+    return n;
+  }
+
+  listen(listener: RegistryListener): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  /** Closes every stream with `reason`. */
+  closeAll(reason: CloseReason): void {
+    for (const c of [...this.connections.values()]) c.close(reason);
+  }
+
+  added(connection: SseConnection): void {
+    this.connections.set(connection.id, connection);
+    this.logger.info(connection.logFields(), 'connection.opened');
+    for (const l of this.listeners) l.opened?.(connection);
+  }
+
+  removed(connection: SseConnection, reason: CloseReason): void {
+    if (!this.connections.delete(connection.id)) return;
+    const now = Date.now();
+    const level =
+      reason === 'error' || reason === 'write_failed' || reason === 'slow_consumer' ? 'warn' : 'info';
+    this.logger[level](
+      {
+        ...connection.logFields(),
+        reason,
+        uptime_ms: now - connection.openedAt,
+        pings_sent: connection.pingsSent,
+        bytes_written: connection.bytesWritten,
+      },
+      'connection.closed',
+    );
+    for (const l of this.listeners) l.closed?.(connection, reason);
+  }
+}

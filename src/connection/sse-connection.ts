@@ -1,0 +1,193 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { CloseReason } from './close-reason.js';
+
+/** Which transport a stream belongs to. */
+export type TransportName = 'streamable-http' | 'legacy-sse' | 'seed-sse';
+
+/** What a stream carries: one request's responses, the session's standalone stream, or a subscription. */
+export type StreamKind = 'response' | 'standalone' | 'listen' | 'session';
+
+/** The identity of a stream, fixed when it opens. */
+export interface ConnectionInfo {
+  transport: TransportName;
+  kind: StreamKind;
+  sessionId?: string | undefined;
+  /** Keepalive frame for this stream; default an SSE comment. */
+  keepalive?: ((connection: SseConnection) => string) | undefined;
+  /** Final frame written before a server-initiated close; default a `retry` hint. */
+  finalFrame?: ((reason: CloseReason, connection: SseConnection) => string | undefined) | undefined;
+}
+
+/** Where a connection reports its lifecycle. Implemented by the registry. */
+export interface ConnectionOwner {
+  readonly logger: Logger;
+  readonly retryMs: number;
+  added(connection: SseConnection): void;
+  removed(connection: SseConnection, reason: CloseReason): void;
+}
+
+const COMMENT_PING = ': ping\n\n';
+
+/** Creates an unguessable id with an optional prefix. */
+export function randomId(prefix = ''): string {
+  return prefix + randomBytes(16).toString('base64url');
+}
+
+function clientIpOf(req: IncomingMessage): string {
+  return req.socket.remoteAddress ?? 'unknown';
+}
+
+/**
+ * One live SSE response on a socket. It owns nothing but the response: it
+ * turns the socket's `close` into {@link signal}, counts what it writes, and
+ * closes exactly once with exactly one {@link CloseReason}.
+ *
+ * @example
+ * const conn = registry.open(req, res, { transport: 'streamable-http', kind: 'standalone' });
+ * conn.write('event: message\ndata: {}\n\n');
+ * conn.signal.addEventListener('abort', () => cleanup());
+ */
+export class SseConnection {
+  readonly id: string;
+  readonly transport: TransportName;
+  readonly kind: StreamKind;
+  readonly sessionId: string | undefined;
+  readonly clientIp: string;
+  readonly userAgent: string;
+  readonly openedAt: number;
+  lastWriteAt: number;
+  pingsSent = 0;
+  consecutiveFailures = 0;
+  bytesWritten = 0;
+  /** False while a raw pass-through write has ended mid-frame; keepalives wait for a boundary. */
+  atFrameBoundary = true;
+  closeReason: CloseReason | undefined;
+
+  private readonly controller = new AbortController();
+  private readonly res: ServerResponse;
+  private readonly owner: ConnectionOwner;
+  private readonly info: ConnectionInfo;
+
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    info: ConnectionInfo,
+    owner: ConnectionOwner,
+    id?: string,
+  ) {
+    this.id = id ?? randomId();
+    this.transport = info.transport;
+    this.kind = info.kind;
+    this.sessionId = info.sessionId;
+    this.clientIp = clientIpOf(req);
+    this.userAgent = String(req.headers['user-agent'] ?? '');
+    this.openedAt = Date.now();
+    this.lastWriteAt = this.openedAt;
+    this.res = res;
+    this.owner = owner;
+    this.info = info;
+    res.on('close', () => {
+      if (this.closeReason === undefined)
+        this.close(res.writableFinished ? 'completed' : 'client_disconnect');
+    });
+    res.on('error', () => {
+      if (this.closeReason === undefined) this.close('write_failed');
+    });
+    owner.added(this);
+  }
+
+  /** Aborted when the stream closes, with the {@link CloseReason} as `signal.reason`. */
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get closed(): boolean {
+    return this.closeReason !== undefined;
+  }
+
+  /** Bytes accepted by `write()` but not yet handed to the kernel. */
+  get bufferedBytes(): number {
+    return this.res.writableLength;
+  }
+
+  /** Log fields shared by every lifecycle line of this stream. */
+  logFields(): Record<string, unknown> {
+    return {
+      connection_id: this.id,
+      session_id: this.sessionId,
+      client_ip: this.clientIp,
+      user_agent: this.userAgent,
+      transport: this.transport,
+      stream: this.kind,
+    };
+  }
+
+  /** Sends the SSE response headers at once, so proxies and clients see the stream open. */
+  open(extraHeaders: Record<string, string> = {}): void {
+    this.res.writeHead(200, {
+      'Content-Type': 'text/event-stream',
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+      ...extraHeaders,
+    });
+    this.res.flushHeaders();
+  }
+
+  /**
+   * Writes whole SSE frames. Returns false once the stream is closed or the
+   * socket is backed up (the caller may keep writing; the keepalive
+   * scheduler enforces the buffer bound).
+   */
+  write(frame: string | Uint8Array): boolean {
+    if (this.closeReason !== undefined) return false;
+    this.bytesWritten += typeof frame === 'string' ? Buffer.byteLength(frame) : frame.byteLength;
+    this.lastWriteAt = Date.now();
+    return this.res.write(frame);
+  }
+
+  /** Resolves once the socket buffer has drained or the stream has closed. */
+  whenDrained(): Promise<void> {
+    if (this.closed || this.res.writableLength === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.res.off('drain', done);
+        this.controller.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.res.once('drain', done);
+      this.controller.signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  /** Writes a keepalive frame if the stream sits at a frame boundary. */
+  writeKeepalive(): void {
+    if (!this.atFrameBoundary) return;
+    const frame = this.info.keepalive?.(this) ?? COMMENT_PING;
+    this.pingsSent++;
+    this.write(frame);
+  }
+
+  /**
+   * Ends the stream once; later calls are ignored. Server-initiated closes
+   * first try a final frame (by default a `retry` hint so clients resume).
+   */
+  close(reason: CloseReason): void {
+    if (this.closeReason !== undefined) return;
+    this.closeReason = reason;
+    const serverInitiated =
+      reason !== 'client_disconnect' && reason !== 'write_failed' && reason !== 'completed';
+    if (serverInitiated && this.res.writable && this.atFrameBoundary) {
+      const frame = this.info.finalFrame
+        ? this.info.finalFrame(reason, this)
+        : `retry: ${this.owner.retryMs}\n\n`;
+      if (frame) this.res.write(frame);
+    }
+    if (reason === 'client_disconnect' || reason === 'write_failed') this.res.destroy();
+    else this.res.end();
+    this.owner.removed(this, reason);
+    this.controller.abort(reason);
+  }
+}

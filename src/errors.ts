@@ -1,0 +1,87 @@
+import type { ServerResponse } from 'node:http';
+
+/**
+ * Every error the HTTP edge answers with: code, HTTP status, JSON-RPC error
+ * code and message. Documented in docs/errors.md; a test fails when a code
+ * is missing there.
+ */
+export const ERRORS = {
+  TETHER_ERR_HTTP_NOT_FOUND: { status: 404, rpc: -32000, message: 'Not found' },
+  TETHER_ERR_HTTP_METHOD_NOT_ALLOWED: { status: 405, rpc: -32000, message: 'Method not allowed' },
+  TETHER_ERR_HTTP_NOT_ACCEPTABLE: {
+    status: 406,
+    rpc: -32000,
+    message: 'Not Acceptable: the client must accept application/json and text/event-stream',
+  },
+  TETHER_ERR_HTTP_SSE_NOT_ACCEPTABLE: {
+    status: 406,
+    rpc: -32000,
+    message: 'Not Acceptable: the client must accept text/event-stream',
+  },
+  TETHER_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    rpc: -32000,
+    message: 'Unsupported Media Type: Content-Type must be application/json',
+  },
+  TETHER_ERR_HTTP_BODY_TOO_LARGE: { status: 413, rpc: -32000, message: 'Request body too large' },
+  TETHER_ERR_HTTP_FORBIDDEN_ORIGIN: { status: 403, rpc: -32000, message: 'Forbidden: Origin not allowed' },
+  TETHER_ERR_HTTP_FORBIDDEN_HOST: { status: 403, rpc: -32000, message: 'Forbidden: Host not allowed' },
+  TETHER_ERR_HTTP_UNAVAILABLE: {
+    status: 503,
+    rpc: -32000,
+    message: 'Service unavailable: the server is draining',
+  },
+  TETHER_ERR_RPC_PARSE: { status: 400, rpc: -32700, message: 'Parse error: the body is not valid JSON' },
+  TETHER_ERR_RPC_INVALID_REQUEST: { status: 400, rpc: -32600, message: 'Invalid Request' },
+  TETHER_ERR_SESSION_REQUIRED: {
+    status: 400,
+    rpc: -32000,
+    message: 'Bad Request: Mcp-Session-Id header is required',
+  },
+  TETHER_ERR_SESSION_NOT_FOUND: { status: 404, rpc: -32001, message: 'Session not found' },
+  TETHER_ERR_SESSION_PROTOCOL_VERSION: {
+    status: 400,
+    rpc: -32000,
+    message: 'Bad Request: unsupported MCP-Protocol-Version',
+  },
+  TETHER_ERR_SESSION_STREAM_CONFLICT: {
+    status: 409,
+    rpc: -32000,
+    message: 'Conflict: this session already has a standalone SSE stream',
+  },
+  TETHER_ERR_SESSION_BAD_LAST_EVENT_ID: {
+    status: 400,
+    rpc: -32000,
+    message: 'Bad Request: Last-Event-ID does not belong to this session',
+  },
+  TETHER_ERR_INTERNAL: { status: 500, rpc: -32603, message: 'Internal error' },
+} as const satisfies Record<string, { status: number; rpc: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/**
+ * The one place HTTP error responses are written: a JSON-RPC error body with
+ * the code's status. `detail` refines the message; `headers` adds headers.
+ */
+export function sendError(
+  res: ServerResponse,
+  code: ErrorCode,
+  options: { detail?: string; id?: string | number | null; headers?: Record<string, string> } = {},
+): void {
+  const e = ERRORS[code];
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify({
+    jsonrpc: '2.0',
+    error: { code: e.rpc, message: options.detail ?? e.message, data: { code } },
+    id: options.id ?? null,
+  });
+  res.writeHead(e.status, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(body),
+    ...options.headers,
+  });
+  res.end(body);
+}

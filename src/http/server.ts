@@ -1,0 +1,240 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { McpServer } from '@modelcontextprotocol/server';
+import type { Logger } from 'pino';
+import { type ResolvedTetherOptions, resolveOptions, type TetherOptions } from '../config/options.js';
+import { KeepaliveScheduler } from '../connection/keepalive-scheduler.js';
+import { ConnectionRegistry } from '../connection/registry.js';
+import { registerDemoTools } from '../demo/demo-tools.js';
+import { sendError } from '../errors.js';
+import { createLogger } from '../observability/logger.js';
+import { MemoryEventStore } from '../session/event-store.js';
+import { MemorySessionStore } from '../session/session-store.js';
+import { createStreamableHttpHandler } from '../transport/streamable-http/handler.js';
+import { createModernEndpoint, type ModernEndpoint } from '../transport/streamable-http/modern.js';
+import { StreamableHttpSessions } from '../transport/streamable-http/sessions.js';
+import { hostAllowed, isLoopbackBind, originAllowed } from './security.js';
+
+const { version: PACKAGE_VERSION } = createRequire(import.meta.url)('../../package.json') as {
+  version: string;
+};
+
+/** Which protocol era a server instance is built for. */
+export interface SetupContext {
+  era: 'legacy' | 'modern';
+}
+
+/**
+ * Registers tools, resources and prompts on the SDK's `McpServer`. Called for
+ * every 2025-era session and every 2026-07-28 request, so keep it cheap and
+ * free of shared mutable state it does not mean to share.
+ */
+export type SetupFn = (server: McpServer, context: SetupContext) => void | Promise<void>;
+
+/** Options for {@link createTether}: the runtime options plus the setup function. */
+export interface CreateTetherOptions extends TetherOptions {
+  /** Registers what the server offers. Default: the demo tools (`echo`, `add`, `server_time`, `countdown`). */
+  setup?: SetupFn;
+}
+
+/** Where a listening server can be reached. */
+export interface ListeningAddress {
+  host: string;
+  port: number;
+  /** Base URL, e.g. `http://127.0.0.1:8000`; the MCP endpoint is `${url}/mcp`. */
+  url: string;
+}
+
+/** A running mcp-tether instance. */
+export interface Tether {
+  /** `node:http` request handler; mount it standalone or in Express/Fastify. */
+  readonly handler: (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void;
+  /** Starts a `node:http` server on the configured (or given) port and host. */
+  listen(port?: number, host?: string): Promise<ListeningAddress>;
+  /** Graceful and idempotent: stops accepting, closes every stream with a `retry` hint, ends sessions. */
+  close(): Promise<void>;
+  /** Immediate: drops every socket. Safe to call twice and after `close()`. */
+  destroy(): void;
+  readonly options: ResolvedTetherOptions;
+  readonly logger: Logger;
+  readonly registry: ConnectionRegistry;
+  readonly sessions: StreamableHttpSessions;
+  /** Publishes change notifications to open 2026-07-28 `subscriptions/listen` streams. */
+  readonly notify: ModernEndpoint['notify'];
+}
+
+function pathOf(req: IncomingMessage, basePath: string): string {
+  const raw = req.url ?? '/';
+  const q = raw.indexOf('?');
+  let path = q === -1 ? raw : raw.slice(0, q);
+  if (basePath !== '' && path.startsWith(basePath)) path = path.slice(basePath.length) || '/';
+  return path;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/**
+ * Builds an mcp-tether instance: the `/mcp` endpoint (every protocol
+ * revision), the connection registry, one keepalive scheduler, and health
+ * endpoints.
+ *
+ * @example
+ * import { createTether } from 'mcp-tether';
+ * import { z } from 'zod';
+ *
+ * const tether = createTether({
+ *   port: 8000,
+ *   setup(server) {
+ *     server.registerTool('hello', { inputSchema: z.object({ name: z.string() }) }, async ({ name }) => ({
+ *       content: [{ type: 'text', text: `Hello, ${name}` }],
+ *     }));
+ *   },
+ * });
+ * const { url } = await tether.listen();
+ * // later: await tether.close();
+ */
+export function createTether(options: CreateTetherOptions = {}): Tether {
+  const resolved = resolveOptions(options, PACKAGE_VERSION);
+  const logger = options.logger ?? createLogger({ level: resolved.logLevel });
+  const setup: SetupFn = options.setup ?? ((server) => registerDemoTools(server));
+  const registry = new ConnectionRegistry(logger, resolved.retryMs);
+  const scheduler = new KeepaliveScheduler(registry, resolved);
+  const eventStore = options.eventStore ?? new MemoryEventStore(resolved.maxEventsPerStream);
+  const sessionStore = options.sessionStore ?? new MemorySessionStore();
+
+  const buildServer = async (era: SetupContext['era']): Promise<McpServer> => {
+    const server = new McpServer({ ...resolved.serverInfo }, { capabilities: { logging: {} } });
+    await setup(server, { era });
+    return server;
+  };
+
+  const sessions = new StreamableHttpSessions({
+    registry,
+    eventStore,
+    sessionStore,
+    logger,
+    retryMs: resolved.retryMs,
+    idleTimeoutMs: resolved.idleTimeoutMs,
+    createServer: () => buildServer('legacy'),
+  });
+  scheduler.onTick((now) => sessions.sweep(now));
+  const modern = createModernEndpoint({
+    registry,
+    logger,
+    maxBodyBytes: resolved.maxBodyBytes,
+    createServer: () => buildServer('modern'),
+  });
+  const streamableHttp = createStreamableHttpHandler({
+    sessions,
+    modern,
+    logger,
+    maxBodyBytes: resolved.maxBodyBytes,
+  });
+
+  let loopbackOnly = isLoopbackBind(resolved.host);
+  let draining = false;
+  let closing: Promise<void> | undefined;
+  let httpServer: Server | undefined;
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const path = pathOf(req, resolved.basePath);
+    if (!hostAllowed(req, loopbackOnly)) {
+      sendError(res, 'TETHER_ERR_HTTP_FORBIDDEN_HOST');
+      return true;
+    }
+    if (!originAllowed(req, resolved.allowedOrigins, loopbackOnly)) {
+      sendError(res, 'TETHER_ERR_HTTP_FORBIDDEN_ORIGIN');
+      return true;
+    }
+    switch (path) {
+      case '/healthz':
+        sendJson(res, 200, { status: 'ok' });
+        return true;
+      case '/readyz':
+        sendJson(res, draining ? 503 : 200, { status: draining ? 'draining' : 'ready' });
+        return true;
+      case '/mcp':
+        if (draining) {
+          sendError(res, 'TETHER_ERR_HTTP_UNAVAILABLE', { headers: { 'Retry-After': '1' } });
+          return true;
+        }
+        scheduler.start();
+        await streamableHttp(req, res);
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  const handler: Tether['handler'] = (req, res, next) => {
+    route(req, res)
+      .then((handled) => {
+        if (handled) return;
+        if (next) next();
+        else sendError(res, 'TETHER_ERR_HTTP_NOT_FOUND');
+      })
+      .catch((err: unknown) => {
+        logger.error({ err, method: req.method, url: req.url }, 'request.failed');
+        sendError(res, 'TETHER_ERR_INTERNAL');
+      });
+  };
+
+  async function doClose(): Promise<void> {
+    draining = true;
+    logger.info({ connections: registry.size, sessions: sessions.size }, 'server.draining');
+    const serverClosed = httpServer
+      ? new Promise<void>((resolve) => httpServer?.close(() => resolve()))
+      : Promise.resolve();
+    await modern.close();
+    await sessions.closeAll('shutdown');
+    registry.closeAll('shutdown');
+    scheduler.stop();
+    httpServer?.closeIdleConnections();
+    await serverClosed;
+    logger.info('server.closed');
+  }
+
+  return {
+    handler,
+    options: resolved,
+    logger,
+    registry,
+    sessions,
+    notify: modern.notify,
+    listen(port = resolved.port, host = resolved.host) {
+      loopbackOnly = isLoopbackBind(host);
+      const server = createServer(handler);
+      httpServer = server;
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const addr = server.address() as AddressInfo;
+          const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+          const address = { host: addr.address, port: addr.port, url: `http://${shown}:${addr.port}` };
+          logger.info(address, 'server.listening');
+          resolve(address);
+        });
+      });
+    },
+    close() {
+      closing ??= doClose();
+      return closing;
+    },
+    destroy() {
+      draining = true;
+      void modern.close();
+      for (const s of [...sessions.values()]) s.transport.closeWith('shutdown');
+      void sessions.closeAll('shutdown');
+      registry.closeAll('shutdown');
+      scheduler.stop();
+      httpServer?.closeAllConnections();
+      httpServer?.close();
+    },
+  };
+}

@@ -1,0 +1,28 @@
+export { parseDuration } from './config/duration.js';
+export {
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_CONNECTION_AGE_MS,
+  DEFAULT_MAX_EVENTS_PER_STREAM,
+  DEFAULT_MAX_PING_FAILURES,
+  DEFAULT_PING_INTERVAL_MS,
+  DEFAULT_RETRY_MS,
+  InvalidOptionError,
+  type ResolvedTetherOptions,
+  type TetherOptions,
+} from './config/options.js';
+export { CLOSE_REASONS, type CloseReason } from './connection/close-reason.js';
+export { ConnectionRegistry } from './connection/registry.js';
+export type { SseConnection, TransportName } from './connection/sse-connection.js';
+export { registerDemoTools } from './demo/demo-tools.js';
+export { ERRORS, type ErrorCode } from './errors.js';
+export {
+  type CreateTetherOptions,
+  createTether,
+  type ListeningAddress,
+  type SetupContext,
+  type SetupFn,
+  type Tether,
+} from './http/server.js';
+export { type EventStore, MemoryEventStore, type StoredEvent } from './session/event-store.js';
+export { MemorySessionStore, type SessionRecord, type SessionStore } from './session/session-store.js';

@@ -1,0 +1,26 @@
+import type { JSONRPCMessage } from '@modelcontextprotocol/server';
+
+/** An SSE `message` event carrying one JSON-RPC message, with an event id when resumable. */
+export function messageFrame(message: JSONRPCMessage, eventId?: string): string {
+  const data = JSON.stringify(message);
+  return eventId === undefined
+    ? `event: message\ndata: ${data}\n\n`
+    : `id: ${eventId}\nevent: message\ndata: ${data}\n\n`;
+}
+
+/** The priming event (2025-11-25): an id and empty data, so the client can resume before anything else arrives. */
+export function primingFrame(eventId: string, retryMs: number): string {
+  return `id: ${eventId}\nretry: ${retryMs}\ndata: \n\n`;
+}
+
+/** Whether a JSON-RPC message is a response (result or error). */
+export function isResponse(message: JSONRPCMessage): message is JSONRPCMessage & { id: string | number } {
+  return !('method' in message) && ('result' in message || 'error' in message);
+}
+
+/** Whether a JSON-RPC message is a request (has a method and an id). */
+export function isRequest(
+  message: JSONRPCMessage,
+): message is JSONRPCMessage & { id: string | number; method: string } {
+  return 'method' in message && 'id' in message && message.id !== undefined && message.id !== null;
+}

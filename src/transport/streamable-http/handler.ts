@@ -1,0 +1,190 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  type AuthInfo,
+  classifyInboundRequest,
+  type JSONRPCMessage,
+  LATEST_PROTOCOL_VERSION,
+  SUPPORTED_PROTOCOL_VERSIONS,
+} from '@modelcontextprotocol/server';
+import type { Logger } from 'pino';
+import { sendError } from '../../errors.js';
+import { readBody } from '../../http/body.js';
+import { acceptedTypes, accepts } from '../../http/security.js';
+import type { ModernEndpoint } from './modern.js';
+import type { LiveSession, StreamableHttpSessions } from './sessions.js';
+
+export interface StreamableHttpDeps {
+  sessions: StreamableHttpSessions;
+  modern: ModernEndpoint;
+  logger: Logger;
+  maxBodyBytes: number;
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function isJsonContentType(req: IncomingMessage): boolean {
+  const ct = header(req, 'content-type');
+  return ct?.split(';')[0]?.trim().toLowerCase() === 'application/json';
+}
+
+function isMessage(value: unknown): value is JSONRPCMessage {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const m = value as Record<string, unknown>;
+  if (m.jsonrpc !== '2.0') return false;
+  if (typeof m.method === 'string')
+    return m.id === undefined || typeof m.id === 'string' || typeof m.id === 'number';
+  return (typeof m.id === 'string' || typeof m.id === 'number') && ('result' in m || 'error' in m);
+}
+
+function idOf(value: unknown): string | number | null {
+  const id = (value as { id?: unknown } | null)?.id;
+  return typeof id === 'string' || typeof id === 'number' ? id : null;
+}
+
+/** The version a session will speak: the client's if supported, else the latest. */
+function negotiate(requested: unknown): string {
+  return typeof requested === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(requested)
+    ? requested
+    : LATEST_PROTOCOL_VERSION;
+}
+
+/**
+ * `/mcp`: one endpoint, both protocol eras. Each POST is classified as the
+ * spec says (the SDK's classifier, so the era decision matches the SDK's):
+ * 2026-07-28 requests go to the stateless {@link ModernEndpoint}, 2025-era
+ * traffic to its session; GET opens or resumes a session stream, DELETE
+ * ends a session.
+ */
+export function createStreamableHttpHandler(deps: StreamableHttpDeps) {
+  const { sessions, modern } = deps;
+
+  function sessionFor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    principal?: string,
+  ): LiveSession | undefined {
+    const id = header(req, 'mcp-session-id');
+    if (id === undefined) {
+      sendError(res, 'TETHER_ERR_SESSION_REQUIRED');
+      return undefined;
+    }
+    const session = sessions.get(id);
+    if (session === undefined || session.principal !== principal) {
+      sendError(res, 'TETHER_ERR_SESSION_NOT_FOUND');
+      return undefined;
+    }
+    const version = header(req, 'mcp-protocol-version');
+    if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
+      sendError(res, 'TETHER_ERR_SESSION_PROTOCOL_VERSION', {
+        detail: `Bad Request: unsupported MCP-Protocol-Version "${version}" (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`,
+      });
+      return undefined;
+    }
+    sessions.touch(session);
+    return session;
+  }
+
+  async function post(req: IncomingMessage, res: ServerResponse, authInfo?: AuthInfo): Promise<void> {
+    const types = acceptedTypes(req);
+    if (!accepts(types, 'application/json') || !accepts(types, 'text/event-stream')) {
+      sendError(res, 'TETHER_ERR_HTTP_NOT_ACCEPTABLE');
+      return;
+    }
+    if (!isJsonContentType(req)) {
+      sendError(res, 'TETHER_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE');
+      return;
+    }
+    const body = await readBody(req, deps.maxBodyBytes);
+    if (!body.ok) {
+      if (body.tooLarge) {
+        sendError(res, 'TETHER_ERR_HTTP_BODY_TOO_LARGE', {
+          detail: `Request body too large: the limit is ${deps.maxBodyBytes} bytes`,
+          headers: { Connection: 'close' },
+        });
+      }
+      return;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.text);
+    } catch {
+      sendError(res, 'TETHER_ERR_RPC_PARSE');
+      return;
+    }
+    const outcome = classifyInboundRequest({
+      httpMethod: 'POST',
+      protocolVersionHeader: header(req, 'mcp-protocol-version'),
+      mcpMethodHeader: header(req, 'mcp-method'),
+      mcpNameHeader: header(req, 'mcp-name'),
+      body: parsed,
+    });
+    if (outcome.kind !== 'legacy') {
+      await modern.serve(req, res, parsed, authInfo);
+      return;
+    }
+    const messages = Array.isArray(parsed) ? parsed : [parsed];
+    if (messages.length === 0 || !messages.every(isMessage)) {
+      sendError(res, 'TETHER_ERR_RPC_INVALID_REQUEST', {
+        detail: 'Invalid Request: the body must be a JSON-RPC 2.0 message or a non-empty batch of them',
+        id: Array.isArray(parsed) ? null : idOf(parsed),
+      });
+      return;
+    }
+    const principal = authInfo?.clientId;
+    const init = messages.find((m) => 'method' in m && m.method === 'initialize');
+    if (init !== undefined) {
+      if (messages.length > 1 || header(req, 'mcp-session-id') !== undefined) {
+        sendError(res, 'TETHER_ERR_RPC_INVALID_REQUEST', {
+          detail: 'Invalid Request: initialize must be sent alone and without Mcp-Session-Id',
+          id: idOf(init),
+        });
+        return;
+      }
+      const requested = (init as { params?: { protocolVersion?: unknown } }).params?.protocolVersion;
+      const session = await sessions.create(negotiate(requested), principal);
+      session.transport.handlePost(req, res, messages, authInfo);
+      return;
+    }
+    const session = sessionFor(req, res, principal);
+    if (session) session.transport.handlePost(req, res, messages, authInfo);
+  }
+
+  async function get(req: IncomingMessage, res: ServerResponse, authInfo?: AuthInfo): Promise<void> {
+    if (!accepts(acceptedTypes(req), 'text/event-stream')) {
+      sendError(res, 'TETHER_ERR_HTTP_SSE_NOT_ACCEPTABLE');
+      return;
+    }
+    const session = sessionFor(req, res, authInfo?.clientId);
+    if (!session) return;
+    const refused = await session.transport.handleGet(req, res, header(req, 'last-event-id'));
+    if (refused?.status === 409) sendError(res, 'TETHER_ERR_SESSION_STREAM_CONFLICT');
+    else if (refused) sendError(res, 'TETHER_ERR_SESSION_BAD_LAST_EVENT_ID');
+  }
+
+  async function del(req: IncomingMessage, res: ServerResponse, authInfo?: AuthInfo): Promise<void> {
+    const session = sessionFor(req, res, authInfo?.clientId);
+    if (!session) return;
+    await sessions.close(session, 'session_deleted');
+    res.writeHead(200).end();
+  }
+
+  return async function handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    authInfo?: AuthInfo,
+  ): Promise<void> {
+    switch (req.method) {
+      case 'POST':
+        return post(req, res, authInfo);
+      case 'GET':
+        return get(req, res, authInfo);
+      case 'DELETE':
+        return del(req, res, authInfo);
+      default:
+        sendError(res, 'TETHER_ERR_HTTP_METHOD_NOT_ALLOWED', { headers: { Allow: 'GET, POST, DELETE' } });
+    }
+  };
+}
