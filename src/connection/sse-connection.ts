@@ -126,13 +126,14 @@ export class SseConnection {
 
   /** Sends the SSE response headers at once, so proxies and clients see the stream open. */
   open(extraHeaders: Record<string, string> = {}): void {
-    this.res.writeHead(200, {
-      'Content-Type': 'text/event-stream',
-      'Cache-Control': 'no-cache, no-transform',
-      Connection: 'keep-alive',
-      'X-Accel-Buffering': 'no',
-      ...extraHeaders,
-    });
+    const headers: Record<string, string> = {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    };
+    for (const [name, value] of Object.entries(extraHeaders)) headers[name.toLowerCase()] = value;
+    this.res.writeHead(200, headers);
     this.res.flushHeaders();
   }
 
