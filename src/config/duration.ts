@@ -11,7 +11,12 @@ import ms from 'ms';
  */
 export function parseDuration(text: string): number {
   const trimmed = text.trim();
-  const value = /^\d+$/.test(trimmed) ? Number(trimmed) : ms(trimmed as ms.StringValue);
+  let value: number | undefined;
+  try {
+    value = /^\d+$/.test(trimmed) ? Number(trimmed) : ms(trimmed as ms.StringValue);
+  } catch {
+    value = undefined;
+  }
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
     throw new RangeError(`not a duration: "${text}" (use e.g. 500ms, 15s, 1h)`);
   }

@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { parseServeArgs, UsageError } from './args.js';
+
+describe('parseServeArgs', () => {
+  it('maps flags to options with durations in ms', () => {
+    const parsed = parseServeArgs(
+      ['--port', '9000', '--ping-interval', '5s', '--max-connection-age', '1h', '--idle-timeout', '500ms'],
+      {},
+    );
+    expect(parsed).toEqual({
+      options: { port: 9000, pingIntervalMs: 5_000, maxConnectionAgeMs: 3_600_000, idleTimeoutMs: 500 },
+      toolsModule: undefined,
+    });
+  });
+
+  it('falls back to the environment, and flags win over it', () => {
+    const parsed = parseServeArgs(['--port', '1'], {
+      MCP_TETHER_PORT: '2',
+      MCP_TETHER_ALLOWED_ORIGINS: 'https://a.example, https://b.example',
+      MCP_TETHER_TOOLS: './t.ts',
+    });
+    expect(parsed).toEqual({
+      options: { port: 1, allowedOrigins: ['https://a.example', 'https://b.example'] },
+      toolsModule: './t.ts',
+    });
+  });
+
+  it('rejects malformed values with the flag name', () => {
+    expect(() => parseServeArgs(['--max-ping-failures', '-1'], {})).toThrow(UsageError);
+    expect(() => parseServeArgs(['--ping-interval', 'often'], {})).toThrow(/--ping-interval/);
+    expect(() => parseServeArgs(['positional'], {})).toThrow(UsageError);
+  });
+});

@@ -1,0 +1,111 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const BIN = ['--import', 'tsx', 'src/cli/bin.ts'];
+const children: ChildProcess[] = [];
+
+function run(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [...BIN, ...args], {
+    env: { ...process.env, ...env, NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d) => {
+    stdout += String(d);
+  });
+  child.stderr?.on('data', (d) => {
+    stderr += String(d);
+  });
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  return {
+    child,
+    exited,
+    out: () => stdout,
+    err: () => stderr,
+    /** Resolves with the listening URL from the `server.listening` log line. */
+    async listening(): Promise<string> {
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const line = stdout.split('\n').find((l) => l.includes('"server.listening"'));
+        if (line) return (JSON.parse(line) as { url: string }).url;
+        if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}: ${stderr}`);
+        if (Date.now() > deadline) throw new Error(`no server.listening line; stderr: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+  };
+}
+
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.pid) process.kill(c.pid, 'SIGKILL');
+});
+
+async function toolNames(url: string): Promise<string[]> {
+  const client = new Client({ name: 'cli-test', version: '1' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`)));
+  try {
+    return (await client.listTools()).tools.map((t) => t.name);
+  } finally {
+    await client.close();
+  }
+}
+
+describe('mcp-tether serve: bad input exits 2 with one line', () => {
+  it.each([
+    [['serve', '--port', 'abc'], '--port: expected a whole number, got "abc"'],
+    [['serve', '--ping-interval', '5 parsecs'], '--ping-interval: not a duration'],
+    [['serve', '--no-such-flag'], "Unknown option '--no-such-flag'"],
+    [['serve', '--port', '70000'], 'port must be at most 65535'],
+    [['serve', '--log-level', 'loud'], 'logLevel must be one of'],
+    [['serve', '--allowed-origins', 'not a url'], 'is not an origin'],
+    [['serve', '--tools', 'test/cli/fixtures/missing.ts'], 'does not exist'],
+    [['serve', '--tools', 'test/cli/fixtures/not-a-function.mjs'], 'must default-export a function'],
+    [['serve', '--tools', 'README.md'], 'must be a .ts, .mts, .js or .mjs file'],
+    [['launch'], 'unknown command "launch"'],
+  ])('%j', async (args, message) => {
+    const p = run(args);
+    expect(await p.exited).toBe(2);
+    const lines = p.err().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('mcp-tether: ');
+    expect(lines[0]).toContain(message);
+  });
+
+  it('reads MCP_TETHER_* variables and rejects bad ones the same way', async () => {
+    const p = run(['serve'], { MCP_TETHER_IDLE_TIMEOUT: 'soon' });
+    expect(await p.exited).toBe(2);
+    expect(p.err()).toContain('--idle-timeout: not a duration: "soon"');
+  });
+});
+
+describe('mcp-tether serve', () => {
+  it('serves the demo tools, then drains and exits 0 on SIGTERM', async () => {
+    const p = run(['serve', '--port', '0']);
+    const url = await p.listening();
+    expect(await toolNames(url)).toEqual(['echo', 'add', 'server_time', 'countdown']);
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+    expect(p.out()).toContain('"server.closed"');
+  });
+
+  it('loads a TypeScript tools module', async () => {
+    const p = run(['serve', '--tools', 'test/cli/fixtures/tools-greet.ts'], { MCP_TETHER_PORT: '0' });
+    expect(await toolNames(await p.listening())).toEqual(['greet']);
+  });
+
+  it('loads an .mjs tools module', async () => {
+    const p = run(['serve', '--port', '0', '--tools', 'test/cli/fixtures/tools-plain.mjs']);
+    expect(await toolNames(await p.listening())).toEqual(['plain']);
+  });
+
+  it('prints usage for --help and exits 0', async () => {
+    const p = run(['serve', '--help']);
+    expect(await p.exited).toBe(0);
+    expect(p.out()).toContain('--ping-interval <dur>');
+  });
+});
