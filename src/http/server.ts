@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { McpServer } from '@modelcontextprotocol/server';
+import { McpServer, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { type ResolvedTetherOptions, resolveOptions, type TetherOptions } from '../config/options.js';
 import { KeepaliveScheduler } from '../connection/keepalive-scheduler.js';
@@ -11,10 +11,16 @@ import { sendError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
 import { MemoryEventStore } from '../session/event-store.js';
 import { MemorySessionStore } from '../session/session-store.js';
+import { introspect } from '../transport/introspect.js';
+import { createLegacySse } from '../transport/legacy-sse.js';
+import { createSeedSse } from '../transport/seed-sse.js';
 import { createStreamableHttpHandler } from '../transport/streamable-http/handler.js';
 import { createModernEndpoint, type ModernEndpoint } from '../transport/streamable-http/modern.js';
 import { StreamableHttpSessions } from '../transport/streamable-http/sessions.js';
 import { hostAllowed, isLoopbackBind, originAllowed } from './security.js';
+
+/** Revisions of the stateless era served on `/mcp` alongside the 2025-era ones. */
+const MODERN_PROTOCOL_VERSIONS = ['2026-07-28'];
 
 const { version: PACKAGE_VERSION } = createRequire(import.meta.url)('../../package.json') as {
   version: string;
@@ -70,6 +76,15 @@ function pathOf(req: IncomingMessage, basePath: string): string {
   let path = q === -1 ? raw : raw.slice(0, q);
   if (basePath !== '' && path.startsWith(basePath)) path = path.slice(basePath.length) || '/';
   return path;
+}
+
+/**
+ * The path prefix in front of `route` as the client sees it: Express strips
+ * its mount path from `req.url` but keeps it in `originalUrl`.
+ */
+function mountPrefix(req: IncomingMessage, route: string): string {
+  const full = ((req as { originalUrl?: string }).originalUrl ?? req.url ?? '').split('?')[0] ?? '';
+  return full.endsWith(route) ? full.slice(0, full.length - route.length) : '';
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -135,6 +150,58 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     logger,
     maxBodyBytes: resolved.maxBodyBytes,
   });
+  const streamDeps = {
+    registry,
+    logger,
+    maxBodyBytes: resolved.maxBodyBytes,
+    createServer: () => buildServer('legacy'),
+  };
+  const legacySse = createLegacySse(streamDeps);
+  const seedSse = createSeedSse({ ...streamDeps, retryMs: resolved.retryMs });
+
+  async function serverInfo(req: IncomingMessage): Promise<unknown> {
+    const surface = await introspect(await buildServer('legacy'));
+    const prefix = mountPrefix(req, '/mcp/stdio');
+    const endpoint = (method: string, path: string, purpose: string) => ({
+      method,
+      path: prefix + path,
+      purpose,
+    });
+    return {
+      name: resolved.serverInfo.name,
+      version: resolved.serverInfo.version,
+      protocolVersions: [
+        ...MODERN_PROTOCOL_VERSIONS,
+        ...SUPPORTED_PROTOCOL_VERSIONS.filter((v) => v >= '2024-11-05'),
+      ],
+      capabilities: surface.capabilities,
+      tools: surface.tools,
+      endpoints: [
+        endpoint(
+          'POST',
+          '/mcp',
+          'Streamable HTTP: JSON-RPC requests (every revision; initialize opens a 2025-era session)',
+        ),
+        endpoint(
+          'GET',
+          '/mcp',
+          'Streamable HTTP: standalone SSE stream of a session, or resumption with Last-Event-ID',
+        ),
+        endpoint('DELETE', '/mcp', 'Streamable HTTP: end a session'),
+        endpoint('GET', '/sse', 'legacy HTTP+SSE (2024-11-05): open a session stream'),
+        endpoint('POST', '/messages?sessionId=<id>', 'legacy HTTP+SSE: send a message to a session'),
+        endpoint('POST', '/mcp/sse', 'streaming endpoint: welcome, response/error and ping events'),
+        endpoint(
+          'POST',
+          '/mcp/sse?connection_id=<id>',
+          'streaming endpoint: follow-up request on an open stream',
+        ),
+        endpoint('GET', '/mcp/stdio', 'this server description'),
+        endpoint('GET', '/healthz', 'liveness'),
+        endpoint('GET', '/readyz', 'readiness (503 while draining)'),
+      ],
+    };
+  }
 
   let loopbackOnly = isLoopbackBind(resolved.host);
   let draining = false;
@@ -158,17 +225,32 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
       case '/readyz':
         sendJson(res, draining ? 503 : 200, { status: draining ? 'draining' : 'ready' });
         return true;
-      case '/mcp':
-        if (draining) {
-          sendError(res, 'TETHER_ERR_HTTP_UNAVAILABLE', { headers: { 'Retry-After': '1' } });
-          return true;
-        }
-        scheduler.start();
-        await streamableHttp(req, res);
+      case '/mcp/stdio':
+        if (req.method !== 'GET')
+          sendError(res, 'TETHER_ERR_HTTP_METHOD_NOT_ALLOWED', { headers: { Allow: 'GET' } });
+        else sendJson(res, 200, await serverInfo(req));
         return true;
+      case '/mcp':
+      case '/mcp/sse':
+      case '/sse':
+      case '/messages':
+        break;
       default:
         return false;
     }
+    if (draining) {
+      sendError(res, 'TETHER_ERR_HTTP_UNAVAILABLE', { headers: { 'Retry-After': '1' } });
+      return true;
+    }
+    scheduler.start();
+    if (path === '/mcp') await streamableHttp(req, res);
+    else if (path === '/mcp/sse') await seedSse.handle(req, res);
+    else if (path === '/sse') {
+      if (req.method === 'GET') await legacySse.openStream(req, res, `${mountPrefix(req, '/sse')}/messages`);
+      else sendError(res, 'TETHER_ERR_HTTP_METHOD_NOT_ALLOWED', { headers: { Allow: 'GET' } });
+    } else if (req.method === 'POST') await legacySse.postMessage(req, res);
+    else sendError(res, 'TETHER_ERR_HTTP_METHOD_NOT_ALLOWED', { headers: { Allow: 'POST' } });
+    return true;
   }
 
   const handler: Tether['handler'] = (req, res, next) => {

@@ -14,7 +14,7 @@ afterEach(async () => {
 async function modernClient(url: URL): Promise<Client> {
   const client = new Client(
     { name: 'listen-test', version: '1' },
-    { versionNegotiation: { mode: 'modern' } },
+    { versionNegotiation: { mode: { pin: '2026-07-28' } } },
   );
   await client.connect(new StreamableHTTPClientTransport(url));
   clients.push(client);

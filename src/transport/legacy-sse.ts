@@ -1,0 +1,114 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AuthInfo, McpServer } from '@modelcontextprotocol/server';
+import type { Logger } from 'pino';
+import type { ConnectionRegistry } from '../connection/registry.js';
+import { randomId } from '../connection/sse-connection.js';
+import { sendError } from '../errors.js';
+import { readBody } from '../http/body.js';
+import { acceptedTypes, accepts } from '../http/security.js';
+import { idOf, isJsonRpcMessage } from './json-rpc.js';
+import { messageFrame } from './sse-frames.js';
+import { StreamBoundTransport } from './stream-bound-transport.js';
+
+export interface LegacySseDeps {
+  registry: ConnectionRegistry;
+  logger: Logger;
+  maxBodyBytes: number;
+  createServer(): Promise<McpServer>;
+}
+
+interface LegacySession {
+  transport: StreamBoundTransport;
+  principal: string | undefined;
+}
+
+function isJson(req: IncomingMessage): boolean {
+  return req.headers['content-type']?.split(';')[0]?.trim().toLowerCase() === 'application/json';
+}
+
+/**
+ * Legacy HTTP+SSE (protocol 2024-11-05): `GET /sse` opens the stream and
+ * announces `POST <prefix>/messages?sessionId=<id>` in an `endpoint` event;
+ * replies travel on the stream. The session lives exactly as long as its
+ * stream: when the stream closes, for whatever reason, the session and any
+ * in-flight tool call end with it.
+ */
+export function createLegacySse(deps: LegacySseDeps) {
+  const sessions = new Map<string, LegacySession>();
+
+  async function openStream(
+    req: IncomingMessage,
+    res: ServerResponse,
+    messagesPath: string,
+    authInfo?: AuthInfo,
+  ) {
+    const types = acceptedTypes(req);
+    if (types.size > 0 && !accepts(types, 'text/event-stream')) {
+      sendError(res, 'TETHER_ERR_HTTP_SSE_NOT_ACCEPTABLE');
+      return;
+    }
+    const sessionId = randomId();
+    const server = await deps.createServer();
+    const connection = deps.registry.open(req, res, { transport: 'legacy-sse', kind: 'session', sessionId });
+    const transport = new StreamBoundTransport(connection, (message) => messageFrame(message));
+    sessions.set(sessionId, { transport, principal: authInfo?.clientId });
+    connection.signal.addEventListener(
+      'abort',
+      () => {
+        sessions.delete(sessionId);
+        void server.close().catch(() => {});
+      },
+      { once: true },
+    );
+    connection.open();
+    connection.write(`event: endpoint\ndata: ${messagesPath}?sessionId=${sessionId}\n\n`);
+    await server.connect(transport);
+  }
+
+  async function postMessage(req: IncomingMessage, res: ServerResponse, authInfo?: AuthInfo) {
+    const sessionId = new URL(req.url ?? '/', 'http://x').searchParams.get('sessionId');
+    if (sessionId === null) {
+      sendError(res, 'TETHER_ERR_SESSION_REQUIRED', {
+        detail: 'Bad Request: the sessionId query parameter is required',
+      });
+      return;
+    }
+    const session = sessions.get(sessionId);
+    if (session === undefined || session.principal !== authInfo?.clientId) {
+      sendError(res, 'TETHER_ERR_SESSION_NOT_FOUND');
+      return;
+    }
+    if (!isJson(req)) {
+      sendError(res, 'TETHER_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE');
+      return;
+    }
+    const body = await readBody(req, deps.maxBodyBytes);
+    if (!body.ok) {
+      if (body.tooLarge)
+        sendError(res, 'TETHER_ERR_HTTP_BODY_TOO_LARGE', { headers: { Connection: 'close' } });
+      return;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.text);
+    } catch {
+      sendError(res, 'TETHER_ERR_RPC_PARSE');
+      return;
+    }
+    const messages = Array.isArray(parsed) ? parsed : [parsed];
+    if (messages.length === 0 || !messages.every(isJsonRpcMessage)) {
+      sendError(res, 'TETHER_ERR_RPC_INVALID_REQUEST', { id: Array.isArray(parsed) ? null : idOf(parsed) });
+      return;
+    }
+    res.writeHead(202, { 'Content-Type': 'text/plain' }).end('Accepted');
+    for (const m of messages) session.transport.deliver(m, authInfo ? { authInfo } : undefined);
+  }
+
+  return {
+    openStream,
+    postMessage,
+    get size() {
+      return sessions.size;
+    },
+  };
+}

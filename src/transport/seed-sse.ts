@@ -1,0 +1,193 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  type AuthInfo,
+  type JSONRPCMessage,
+  LATEST_PROTOCOL_VERSION,
+  type McpServer,
+} from '@modelcontextprotocol/server';
+import type { Logger } from 'pino';
+import type { CloseReason } from '../connection/close-reason.js';
+import type { ConnectionRegistry } from '../connection/registry.js';
+import { randomId, type SseConnection } from '../connection/sse-connection.js';
+import { sendError } from '../errors.js';
+import { readBody } from '../http/body.js';
+import { idOf, isJsonRpcMessage, rpcError } from './json-rpc.js';
+import { isResponse } from './sse-frames.js';
+import { StreamBoundTransport } from './stream-bound-transport.js';
+
+export interface SeedSseDeps {
+  registry: ConnectionRegistry;
+  logger: Logger;
+  maxBodyBytes: number;
+  retryMs: number;
+  createServer(): Promise<McpServer>;
+}
+
+/** The id of the handshake the endpoint performs on the client's behalf; its answer is not sent. */
+const HANDSHAKE_ID = 'mcp-tether-seed-handshake';
+
+function event(name: string, data: unknown): string {
+  return `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/**
+ * The seed's event names: `response` for results, `error` for errors,
+ * `notification` for progress and logging, `request` for server-to-client
+ * requests. JSON-RPC members are written in the seed's order.
+ */
+function seedFrame(message: JSONRPCMessage): string | undefined {
+  if (isResponse(message)) {
+    if (message.id === HANDSHAKE_ID) return undefined;
+    const m = message as { id: string | number; result?: unknown; error?: unknown };
+    return 'error' in m
+      ? event('error', { jsonrpc: '2.0', error: m.error, id: m.id })
+      : event('response', { jsonrpc: '2.0', result: m.result, id: m.id });
+  }
+  return event('id' in message ? 'request' : 'notification', message);
+}
+
+function seedKeepalive(connection: SseConnection): string {
+  const now = Date.now();
+  return event('ping', {
+    event: 'ping',
+    data: {
+      timestamp: Math.floor(now / 1000),
+      ping_count: connection.pingsSent + 1,
+      uptime: Math.floor((now - connection.openedAt) / 1000),
+    },
+  });
+}
+
+/**
+ * `POST /mcp/sse`, the seed's streaming endpoint: one POST opens a stream
+ * that greets with `welcome`, answers the optional JSON-RPC request in its
+ * body as `response`/`error`, and stays open for follow-up requests posted
+ * to `?connection_id=<id>`. No `initialize` is needed: the endpoint performs
+ * the handshake itself. The session lives exactly as long as the stream.
+ */
+export function createSeedSse(deps: SeedSseDeps) {
+  const streams = new Map<string, { transport: StreamBoundTransport; principal: string | undefined }>();
+
+  function finalFrame(reason: CloseReason): string {
+    return `event: close\nretry: ${deps.retryMs}\ndata: ${JSON.stringify({ reason })}\n\n`;
+  }
+
+  /** Parses a body into a message, or writes the JSON-RPC error event and returns undefined. */
+  function parse(text: string, connection: SseConnection): JSONRPCMessage | undefined {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      connection.write(seedFrame(rpcError(-32700, 'Parse error: the body is not valid JSON')) ?? '');
+      return undefined;
+    }
+    if (!isJsonRpcMessage(parsed)) {
+      const error = rpcError(-32600, 'Invalid Request: expected one JSON-RPC 2.0 message', idOf(parsed));
+      connection.write(seedFrame(error) ?? '');
+      return undefined;
+    }
+    return parsed;
+  }
+
+  async function open(req: IncomingMessage, res: ServerResponse, authInfo?: AuthInfo): Promise<void> {
+    const body = await readBody(req, deps.maxBodyBytes);
+    if (!body.ok) {
+      if (body.tooLarge)
+        sendError(res, 'TETHER_ERR_HTTP_BODY_TOO_LARGE', { headers: { Connection: 'close' } });
+      return;
+    }
+    const id = randomId('mcp_sse_');
+    const connection = deps.registry.open(
+      req,
+      res,
+      { transport: 'seed-sse', kind: 'session', sessionId: id, keepalive: seedKeepalive, finalFrame },
+      id,
+    );
+    connection.open({ 'Cache-Control': 'no-cache' });
+    connection.write(
+      event('welcome', { jsonrpc: '2.0', result: { status: 'connected', connection_id: id }, id: 'welcome' }),
+    );
+
+    const server = await deps.createServer();
+    const transport = new StreamBoundTransport(connection, seedFrame);
+    streams.set(id, { transport, principal: authInfo?.clientId });
+    connection.signal.addEventListener(
+      'abort',
+      () => {
+        streams.delete(id);
+        void server.close().catch(() => {});
+      },
+      { once: true },
+    );
+    await server.connect(transport);
+    await handshake(transport);
+    if (body.text.trim() !== '') {
+      const message = parse(body.text, connection);
+      if (message) transport.deliver(message, authInfo ? { authInfo } : undefined);
+    }
+  }
+
+  async function followUp(
+    req: IncomingMessage,
+    res: ServerResponse,
+    connectionId: string,
+    authInfo?: AuthInfo,
+  ) {
+    const stream = streams.get(connectionId);
+    if (stream === undefined || stream.principal !== authInfo?.clientId) {
+      sendError(res, 'TETHER_ERR_SESSION_NOT_FOUND', { detail: `Unknown connection_id "${connectionId}"` });
+      return;
+    }
+    const body = await readBody(req, deps.maxBodyBytes);
+    if (!body.ok) {
+      if (body.tooLarge)
+        sendError(res, 'TETHER_ERR_HTTP_BODY_TOO_LARGE', { headers: { Connection: 'close' } });
+      return;
+    }
+    res.writeHead(202, { 'Content-Type': 'application/json' }).end(JSON.stringify({ status: 'accepted' }));
+    const message = parse(body.text, stream.transport.connection);
+    if (message) stream.transport.deliver(message, authInfo ? { authInfo } : undefined);
+  }
+
+  return {
+    async handle(req: IncomingMessage, res: ServerResponse, authInfo?: AuthInfo): Promise<void> {
+      if (req.method !== 'POST') {
+        sendError(res, 'TETHER_ERR_HTTP_METHOD_NOT_ALLOWED', { headers: { Allow: 'POST' } });
+        return;
+      }
+      const connectionId = new URL(req.url ?? '/', 'http://x').searchParams.get('connection_id');
+      if (connectionId === null) await open(req, res, authInfo);
+      else await followUp(req, res, connectionId, authInfo);
+    },
+    get size() {
+      return streams.size;
+    },
+  };
+}
+
+/** Performs `initialize` + `notifications/initialized` for the client, so bare requests work. */
+function handshake(transport: StreamBoundTransport): Promise<void> {
+  return new Promise((resolve) => {
+    transport.connection.signal.addEventListener('abort', () => resolve(), { once: true });
+    const send = transport.send.bind(transport);
+    transport.send = async (message) => {
+      if (isResponse(message) && message.id === HANDSHAKE_ID) {
+        transport.send = send;
+        resolve();
+        return;
+      }
+      return send(message);
+    };
+    transport.deliver({
+      jsonrpc: '2.0',
+      id: HANDSHAKE_ID,
+      method: 'initialize',
+      params: {
+        protocolVersion: LATEST_PROTOCOL_VERSION,
+        capabilities: {},
+        clientInfo: { name: 'seed-sse', version: '1' },
+      },
+    } as JSONRPCMessage);
+    transport.deliver({ jsonrpc: '2.0', method: 'notifications/initialized' } as JSONRPCMessage);
+  });
+}
