@@ -54,6 +54,28 @@ export const ERRORS = {
     rpc: -32000,
     message: 'Bad Request: Last-Event-ID does not belong to this session',
   },
+  TETHER_ERR_AUTH_REQUIRED: { status: 401, rpc: -32000, message: 'Unauthorized: a bearer token is required' },
+  TETHER_ERR_AUTH_INVALID: {
+    status: 401,
+    rpc: -32000,
+    message: 'Unauthorized: the bearer token is not valid',
+  },
+  TETHER_ERR_ADMIN_DISABLED: {
+    status: 403,
+    rpc: -32000,
+    message: 'Forbidden: the admin API is off (start the server with --admin-token)',
+  },
+  TETHER_ERR_ADMIN_UNAUTHORIZED: {
+    status: 401,
+    rpc: -32000,
+    message: 'Unauthorized: the admin token is required',
+  },
+  TETHER_ERR_ADMIN_CONNECTION_NOT_FOUND: { status: 404, rpc: -32000, message: 'No such live connection' },
+  TETHER_ERR_HTTP_RATE_LIMITED: {
+    status: 429,
+    rpc: -32000,
+    message: 'Too Many Requests: session creation is rate limited for this client',
+  },
   TETHER_ERR_INTERNAL: { status: 500, rpc: -32603, message: 'Internal error' },
 } as const satisfies Record<string, { status: number; rpc: number; message: string }>;
 

@@ -20,6 +20,11 @@ const FLAGS = {
   'idle-timeout': { kind: 'duration', env: 'MCP_TETHER_IDLE_TIMEOUT' },
   'allowed-origins': { kind: 'list', env: 'MCP_TETHER_ALLOWED_ORIGINS' },
   'log-level': { kind: 'string', env: 'MCP_TETHER_LOG_LEVEL' },
+  'log-format': { kind: 'string', env: 'MCP_TETHER_LOG_FORMAT' },
+  'auth-token': { kind: 'list', env: 'MCP_TETHER_AUTH_TOKENS' },
+  'auth-token-file': { kind: 'string', env: 'MCP_TETHER_AUTH_TOKEN_FILE' },
+  'admin-token': { kind: 'string', env: 'MCP_TETHER_ADMIN_TOKEN' },
+  'sessions-per-minute': { kind: 'integer', env: 'MCP_TETHER_SESSIONS_PER_MINUTE' },
 } as const satisfies Record<string, { kind: Kind; env: string }>;
 
 type Flag = keyof typeof FLAGS;
@@ -37,6 +42,11 @@ Options (environment variable in brackets):
   --idle-timeout <dur>          idle TTL of a 2025-era session, 0 = none (default 30m) [MCP_TETHER_IDLE_TIMEOUT]
   --allowed-origins <list>      comma-separated origins allowed from browsers, or * [MCP_TETHER_ALLOWED_ORIGINS]
   --log-level <level>           fatal|error|warn|info|debug|trace|silent (default info) [MCP_TETHER_LOG_LEVEL]
+  --log-format <fmt>            pretty|json (default: pretty on a terminal) [MCP_TETHER_LOG_FORMAT]
+  --auth-token <token>          accepted bearer token; repeat for several [MCP_TETHER_AUTH_TOKENS, comma-separated]
+  --auth-token-file <path>      file with one accepted token per line (# comments) [MCP_TETHER_AUTH_TOKEN_FILE]
+  --admin-token <token>         token for the admin API /mcp/connections (off without) [MCP_TETHER_ADMIN_TOKEN]
+  --sessions-per-minute <n>     new sessions per client address per minute, 0 = unlimited [MCP_TETHER_SESSIONS_PER_MINUTE]
   -h, --help                    show this help
 
 Durations: 500ms, 15s, 2m, 1h (a bare number is milliseconds).`;
@@ -45,6 +55,8 @@ Durations: 500ms, 15s, 2m, 1h (a bare number is milliseconds).`;
 export interface ServeCommand {
   options: TetherOptions;
   toolsModule: string | undefined;
+  /** A file of accepted tokens, read by the caller. */
+  authTokenFile: string | undefined;
 }
 
 function convert(flag: Flag, raw: string): string | number | string[] {
@@ -79,12 +91,16 @@ function convert(flag: Flag, raw: string): string | number | string[] {
  * parseServeArgs(['--port', '9000', '--ping-interval', '5s'], {});
  */
 export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeCommand | 'help' {
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | string[] | boolean | undefined>;
   try {
     const options = Object.fromEntries(Object.keys(FLAGS).map((name) => [name, { type: 'string' as const }]));
     ({ values } = parseArgs({
       args: argv,
-      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      options: {
+        ...options,
+        'auth-token': { type: 'string', multiple: true },
+        help: { type: 'boolean', short: 'h' },
+      },
       strict: true,
       allowPositionals: false,
     }));
@@ -93,7 +109,8 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeCom
   }
   if (values.help) return 'help';
   const get = (flag: Flag) => {
-    const raw = (values[flag] as string | undefined) ?? env[FLAGS[flag].env];
+    const given = values[flag] as string | string[] | undefined;
+    const raw = Array.isArray(given) ? given.join(',') : (given ?? env[FLAGS[flag].env]);
     return raw === undefined ? undefined : convert(flag, raw);
   };
   const options: TetherOptions = {};
@@ -108,5 +125,13 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeCom
   set('idleTimeoutMs', get('idle-timeout'));
   set('allowedOrigins', get('allowed-origins'));
   set('logLevel', get('log-level'));
-  return { options, toolsModule: get('tools') as string | undefined };
+  set('logFormat', get('log-format'));
+  set('authTokens', get('auth-token'));
+  set('adminToken', get('admin-token'));
+  set('sessionsPerMinute', get('sessions-per-minute'));
+  return {
+    options,
+    toolsModule: get('tools') as string | undefined,
+    authTokenFile: get('auth-token-file') as string | undefined,
+  };
 }

@@ -1,8 +1,26 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { InvalidOptionError } from '../config/options.js';
 import { createTether } from '../http/server.js';
 import { parseServeArgs, USAGE, UsageError } from './args.js';
 import { loadToolsModule } from './load-tools.js';
+
+function readTokenFile(path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(
+      `--auth-token-file: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
+  }
+  const tokens = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+  if (tokens.length === 0) throw new UsageError(`--auth-token-file: ${path} has no tokens`);
+  return tokens;
+}
 
 function fail(message: string): never {
   process.stderr.write(`mcp-tether: ${message}\n`);
@@ -20,6 +38,12 @@ async function main(argv: string[]): Promise<void> {
   if (parsed === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return;
+  }
+  if (parsed.authTokenFile !== undefined) {
+    parsed.options.authTokens = [
+      ...(parsed.options.authTokens ?? []),
+      ...readTokenFile(parsed.authTokenFile),
+    ];
   }
   const setup = parsed.toolsModule === undefined ? undefined : await loadToolsModule(parsed.toolsModule);
   const tether = createTether({ ...parsed.options, ...(setup ? { setup } : {}) });

@@ -51,6 +51,16 @@ export interface TetherOptions {
   serverInfo?: { name: string; version: string };
   /** Log level when no `logger` is given. Default `info`. */
   logLevel?: string;
+  /** `pretty` or `json` log lines when no `logger` is given. Default: pretty on a TTY, else JSON. */
+  logFormat?: 'pretty' | 'json';
+  /** Bearer tokens accepted on every MCP endpoint; none = no authentication. Default `[]`. */
+  authTokens?: string[];
+  /** Token for the admin API (`/mcp/connections`); unset = admin API off. */
+  adminToken?: string;
+  /** New sessions allowed per client address per minute; `0` = unlimited. Default `0`. */
+  sessionsPerMinute?: number;
+  /** Burst of new sessions a client may open at once under `sessionsPerMinute`. Default `10`. */
+  sessionBurst?: number;
   /** A pino logger to use instead of the built-in one. */
   logger?: Logger;
   /** Session store for 2025-era sessions. Default: in memory. */
@@ -74,6 +84,11 @@ export interface ResolvedTetherOptions {
   readonly basePath: string;
   readonly serverInfo: Readonly<{ name: string; version: string }>;
   readonly logLevel: string;
+  readonly logFormat: 'pretty' | 'json' | undefined;
+  readonly authTokens: readonly string[];
+  readonly adminToken: string | undefined;
+  readonly sessionsPerMinute: number;
+  readonly sessionBurst: number;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -122,6 +137,15 @@ export function resolveOptions(options: TetherOptions, packageVersion: string): 
   if (basePath !== '' && !basePath.startsWith('/')) {
     throw new InvalidOptionError(`basePath must start with "/", got "${options.basePath}"`);
   }
+  if (options.logFormat !== undefined && options.logFormat !== 'pretty' && options.logFormat !== 'json') {
+    throw new InvalidOptionError(`logFormat must be pretty or json, got "${String(options.logFormat)}"`);
+  }
+  const authTokens = options.authTokens ?? [];
+  for (const token of [...authTokens, ...(options.adminToken === undefined ? [] : [options.adminToken])]) {
+    if (!/^[\x21-\x7e]{16,}$/.test(token)) {
+      throw new InvalidOptionError('tokens must be at least 16 printable characters without spaces');
+    }
+  }
   return Object.freeze({
     host: options.host ?? DEFAULT_HOST,
     port,
@@ -146,5 +170,10 @@ export function resolveOptions(options: TetherOptions, packageVersion: string): 
     basePath,
     serverInfo: Object.freeze({ ...(options.serverInfo ?? { name: 'mcp-tether', version: packageVersion }) }),
     logLevel,
+    logFormat: options.logFormat,
+    authTokens: Object.freeze([...authTokens]),
+    adminToken: options.adminToken,
+    sessionsPerMinute: integer('sessionsPerMinute', options.sessionsPerMinute, 0, 0),
+    sessionBurst: integer('sessionBurst', options.sessionBurst, 10, 1),
   });
 }

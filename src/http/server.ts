@@ -9,6 +9,7 @@ import { ConnectionRegistry } from '../connection/registry.js';
 import { registerDemoTools } from '../demo/demo-tools.js';
 import { sendError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
+import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { MemoryEventStore } from '../session/event-store.js';
 import { MemorySessionStore } from '../session/session-store.js';
 import { introspect } from '../transport/introspect.js';
@@ -17,6 +18,10 @@ import { createSeedSse } from '../transport/seed-sse.js';
 import { createStreamableHttpHandler } from '../transport/streamable-http/handler.js';
 import { createModernEndpoint, type ModernEndpoint } from '../transport/streamable-http/modern.js';
 import { StreamableHttpSessions } from '../transport/streamable-http/sessions.js';
+import { createAdminApi } from './admin.js';
+import { TokenAuth } from './auth.js';
+import { applyCors } from './cors.js';
+import { RateLimiter } from './rate-limit.js';
 import { hostAllowed, isLoopbackBind, originAllowed } from './security.js';
 
 /** Revisions of the stateless era served on `/mcp` alongside the 2025-era ones. */
@@ -66,6 +71,8 @@ export interface Tether {
   readonly logger: Logger;
   readonly registry: ConnectionRegistry;
   readonly sessions: StreamableHttpSessions;
+  /** The instance's Prometheus metrics (also served on `GET /metrics`). */
+  readonly metrics: Metrics;
   /** Publishes change notifications to open 2026-07-28 `subscriptions/listen` streams. */
   readonly notify: ModernEndpoint['notify'];
 }
@@ -115,7 +122,12 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
  */
 export function createTether(options: CreateTetherOptions = {}): Tether {
   const resolved = resolveOptions(options, PACKAGE_VERSION);
-  const logger = options.logger ?? createLogger({ level: resolved.logLevel });
+  const logger =
+    options.logger ??
+    createLogger({
+      level: resolved.logLevel,
+      ...(resolved.logFormat ? { pretty: resolved.logFormat === 'pretty' } : {}),
+    });
   const setup: SetupFn = options.setup ?? ((server) => registerDemoTools(server));
   const registry = new ConnectionRegistry(logger, resolved.retryMs);
   const scheduler = new KeepaliveScheduler(registry, resolved);
@@ -203,10 +215,36 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     };
   }
 
+  const tokens = new TokenAuth(resolved.authTokens);
+  const admin = createAdminApi(registry, resolved.adminToken);
+  const sessionLimiter = new RateLimiter(resolved.sessionsPerMinute, resolved.sessionBurst);
+  scheduler.onTick((now) => sessionLimiter.prune(now));
+  const metrics = createMetrics(registry, () => sessions.size + legacySse.size + seedSse.size);
+
   let loopbackOnly = isLoopbackBind(resolved.host);
   let draining = false;
   let closing: Promise<void> | undefined;
   let httpServer: Server | undefined;
+
+  const MCP_PATHS = new Set(['/mcp', '/mcp/sse', '/sse', '/messages', '/mcp/stdio']);
+
+  function refuseAuth(res: ServerResponse, presented: boolean): void {
+    const challenge = presented
+      ? 'Bearer realm="mcp-tether", error="invalid_token"'
+      : 'Bearer realm="mcp-tether"';
+    sendError(res, presented ? 'TETHER_ERR_AUTH_INVALID' : 'TETHER_ERR_AUTH_REQUIRED', {
+      headers: { 'WWW-Authenticate': challenge },
+    });
+  }
+
+  /** Rate limit for requests that open a session without a body to inspect (legacy SSE, seed endpoint). */
+  function admitSession(req: IncomingMessage, res: ServerResponse): boolean {
+    const wait = sessionLimiter.take(req.socket.remoteAddress ?? 'unknown');
+    if (wait === 0) return true;
+    logger.warn({ client_ip: req.socket.remoteAddress, retry_after_s: wait }, 'session.rate_limited');
+    sendError(res, 'TETHER_ERR_HTTP_RATE_LIMITED', { headers: { 'Retry-After': String(wait) } });
+    return false;
+  }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const path = pathOf(req, resolved.basePath);
@@ -218,6 +256,7 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
       sendError(res, 'TETHER_ERR_HTTP_FORBIDDEN_ORIGIN');
       return true;
     }
+    if (applyCors(req, res)) return true;
     switch (path) {
       case '/healthz':
         sendJson(res, 200, { status: 'ok' });
@@ -225,31 +264,54 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
       case '/readyz':
         sendJson(res, draining ? 503 : 200, { status: draining ? 'draining' : 'ready' });
         return true;
-      case '/mcp/stdio':
-        if (req.method !== 'GET')
-          sendError(res, 'TETHER_ERR_HTTP_METHOD_NOT_ALLOWED', { headers: { Allow: 'GET' } });
-        else sendJson(res, 200, await serverInfo(req));
+      case '/metrics':
+        res.writeHead(200, { 'Content-Type': metrics.contentType }).end(await metrics.text());
         return true;
-      case '/mcp':
-      case '/mcp/sse':
-      case '/sse':
-      case '/messages':
-        break;
-      default:
-        return false;
+    }
+    if (path === '/mcp/connections' || path.startsWith('/mcp/connections/')) {
+      admin(req, res, path.slice('/mcp/connections'.length));
+      return true;
+    }
+    if (!MCP_PATHS.has(path)) return false;
+    const auth = tokens.check(req);
+    if (!auth.ok) {
+      refuseAuth(res, auth.presented);
+      return true;
+    }
+    const { authInfo } = auth;
+    if (path === '/mcp/stdio') {
+      if (req.method !== 'GET')
+        sendError(res, 'TETHER_ERR_HTTP_METHOD_NOT_ALLOWED', { headers: { Allow: 'GET' } });
+      else sendJson(res, 200, await serverInfo(req));
+      return true;
     }
     if (draining) {
       sendError(res, 'TETHER_ERR_HTTP_UNAVAILABLE', { headers: { 'Retry-After': '1' } });
       return true;
     }
     scheduler.start();
-    if (path === '/mcp') await streamableHttp(req, res);
-    else if (path === '/mcp/sse') await seedSse.handle(req, res);
-    else if (path === '/sse') {
-      if (req.method === 'GET') await legacySse.openStream(req, res, `${mountPrefix(req, '/sse')}/messages`);
-      else sendError(res, 'TETHER_ERR_HTTP_METHOD_NOT_ALLOWED', { headers: { Allow: 'GET' } });
-    } else if (req.method === 'POST') await legacySse.postMessage(req, res);
-    else sendError(res, 'TETHER_ERR_HTTP_METHOD_NOT_ALLOWED', { headers: { Allow: 'POST' } });
+    const query = (req.url ?? '').includes('?')
+      ? new URL(req.url ?? '/', 'http://x').searchParams
+      : undefined;
+    switch (path) {
+      case '/mcp':
+        await streamableHttp(req, res, authInfo);
+        break;
+      case '/mcp/sse':
+        if (req.method === 'POST' && !query?.has('connection_id') && !admitSession(req, res)) break;
+        await seedSse.handle(req, res, authInfo);
+        break;
+      case '/sse':
+        if (req.method !== 'GET')
+          sendError(res, 'TETHER_ERR_HTTP_METHOD_NOT_ALLOWED', { headers: { Allow: 'GET' } });
+        else if (admitSession(req, res)) {
+          await legacySse.openStream(req, res, `${mountPrefix(req, '/sse')}/messages`, authInfo);
+        }
+        break;
+      default:
+        if (req.method === 'POST') await legacySse.postMessage(req, res, authInfo);
+        else sendError(res, 'TETHER_ERR_HTTP_METHOD_NOT_ALLOWED', { headers: { Allow: 'POST' } });
+    }
     return true;
   }
 
@@ -287,6 +349,7 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     logger,
     registry,
     sessions,
+    metrics,
     notify: modern.notify,
     listen(port = resolved.port, host = resolved.host) {
       loopbackOnly = isLoopbackBind(host);

@@ -1,0 +1,121 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { CLOSE_REASONS } from '../connection/close-reason.js';
+import type { ConnectionRegistry } from '../connection/registry.js';
+import type { TransportName } from '../connection/sse-connection.js';
+
+const TRANSPORTS: TransportName[] = ['streamable-http', 'legacy-sse', 'seed-sse'];
+
+/** How a JSON-RPC request ended, as counted in `requests_total`. */
+export type RequestOutcome = 'ok' | 'error' | 'aborted';
+
+/** The `mcp_tether_` metrics of one instance, on a registry of its own. */
+export interface Metrics {
+  readonly registry: Registry;
+  /** Counts one JSON-RPC request and observes its duration. */
+  request(method: string, outcome: RequestOutcome, seconds: number): void;
+  eventsReplayed(count: number): void;
+  pingSent(): void;
+  pingFailed(): void;
+  /** The exposition text for `GET /metrics`. */
+  text(): Promise<string>;
+  readonly contentType: string;
+}
+
+/** Methods outside the spec are counted under one label so a client cannot grow the label set. */
+const KNOWN_METHOD =
+  /^(initialize|ping|tools\/|resources\/|prompts\/|completion\/|logging\/|sampling\/|elicitation\/|roots\/|tasks\/|server\/|subscriptions\/|notifications\/)/;
+
+/**
+ * Builds the metrics and ties the connection counters to the registry's
+ * open/close events, so they always match what the registry did.
+ *
+ * @example
+ * const metrics = createMetrics(registry, () => sessions.size);
+ * res.end(await metrics.text());
+ */
+export function createMetrics(connections: ConnectionRegistry, sessionCount: () => number): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'mcp_tether_process_' });
+  const p = 'mcp_tether_';
+
+  new Gauge({
+    name: `${p}connections_active`,
+    help: 'Open SSE streams, by transport',
+    labelNames: ['transport'],
+    registers: [registry],
+    collect() {
+      for (const t of TRANSPORTS) this.set({ transport: t }, connections.countBy(t));
+    },
+  });
+  const opened = new Counter({
+    name: `${p}connections_opened_total`,
+    help: 'SSE streams opened, by transport',
+    labelNames: ['transport'],
+    registers: [registry],
+  });
+  const closed = new Counter({
+    name: `${p}connections_closed_total`,
+    help: 'SSE streams closed, by transport and close reason',
+    labelNames: ['transport', 'reason'],
+    registers: [registry],
+  });
+  for (const t of TRANSPORTS) {
+    opened.inc({ transport: t }, 0);
+    for (const reason of CLOSE_REASONS) closed.inc({ transport: t, reason }, 0);
+  }
+  const pings = new Counter({
+    name: `${p}pings_sent_total`,
+    help: 'Keepalive pings written',
+    registers: [registry],
+  });
+  const pingFailures = new Counter({
+    name: `${p}ping_failures_total`,
+    help: 'Keepalive or liveness pings that failed (unanswered, undrained or failed writes)',
+    registers: [registry],
+  });
+  const requests = new Counter({
+    name: `${p}requests_total`,
+    help: 'JSON-RPC requests handled, by method and outcome',
+    labelNames: ['method', 'outcome'],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: `${p}request_duration_seconds`,
+    help: 'Time from a JSON-RPC request arriving to its response being written',
+    labelNames: ['method'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [registry],
+  });
+  new Gauge({
+    name: `${p}sessions_active`,
+    help: 'Live sessions of this process (2025-era, legacy SSE and streaming endpoint)',
+    registers: [registry],
+    collect() {
+      this.set(sessionCount());
+    },
+  });
+  const replayed = new Counter({
+    name: `${p}events_replayed_total`,
+    help: 'Events replayed to clients resuming with Last-Event-ID',
+    registers: [registry],
+  });
+
+  connections.listen({
+    opened: (c) => opened.inc({ transport: c.transport }),
+    closed: (c, reason) => closed.inc({ transport: c.transport, reason }),
+  });
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    request(method, outcome, seconds) {
+      const label = KNOWN_METHOD.test(method) ? method : 'other';
+      requests.inc({ method: label, outcome });
+      duration.observe({ method: label }, seconds);
+    },
+    eventsReplayed: (n) => replayed.inc(n),
+    pingSent: () => pings.inc(),
+    pingFailed: () => pingFailures.inc(),
+    text: () => registry.metrics(),
+  };
+}
