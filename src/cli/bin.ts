@@ -45,8 +45,8 @@ async function main(argv: string[]): Promise<void> {
       ...readTokenFile(parsed.authTokenFile),
     ];
   }
-  const setup = parsed.toolsModule === undefined ? undefined : await loadToolsModule(parsed.toolsModule);
-  const tether = createTether({ ...parsed.options, ...(setup ? { setup } : {}) });
+  const tools = parsed.toolsModule === undefined ? undefined : await loadToolsModule(parsed.toolsModule);
+  const tether = createTether({ ...parsed.options, ...tools });
   try {
     await tether.listen();
   } catch (err) {

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { McpServer, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
+import { McpServer, type McpServerOptions, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { type ResolvedTetherOptions, resolveOptions, type TetherOptions } from '../config/options.js';
 import { KeepaliveScheduler } from '../connection/keepalive-scheduler.js';
@@ -47,6 +47,12 @@ export type SetupFn = (server: McpServer, context: SetupContext) => void | Promi
 export interface CreateTetherOptions extends TetherOptions {
   /** Registers what the server offers. Default: the demo tools (`echo`, `add`, `server_time`, `countdown`). */
   setup?: SetupFn;
+  /**
+   * Options for every `McpServer` built (capabilities, instructions,
+   * `requestState` verification for multi-round-trip results, …). A tools
+   * module may export them as `serverOptions`. Default: the `logging` capability.
+   */
+  serverOptions?: McpServerOptions;
 }
 
 /** Where a listening server can be reached. */
@@ -129,13 +135,17 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
       ...(resolved.logFormat ? { pretty: resolved.logFormat === 'pretty' } : {}),
     });
   const setup: SetupFn = options.setup ?? ((server) => registerDemoTools(server));
+  const serverOptions: McpServerOptions = {
+    ...options.serverOptions,
+    capabilities: { logging: {}, ...options.serverOptions?.capabilities },
+  };
   const registry = new ConnectionRegistry(logger, resolved.retryMs);
   const scheduler = new KeepaliveScheduler(registry, resolved);
   const eventStore = options.eventStore ?? new MemoryEventStore(resolved.maxEventsPerStream);
   const sessionStore = options.sessionStore ?? new MemorySessionStore();
 
   const buildServer = async (era: SetupContext['era']): Promise<McpServer> => {
-    const server = new McpServer({ ...resolved.serverInfo }, { capabilities: { logging: {} } });
+    const server = new McpServer({ ...resolved.serverInfo }, serverOptions);
     await setup(server, { era });
     return server;
   };

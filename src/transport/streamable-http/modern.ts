@@ -2,8 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   type AuthInfo,
   createMcpHandler,
+  InMemoryServerEventBus,
   type McpServer,
   type McpServerFactory,
+  type ServerEventBus,
   type ServerNotifier,
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
@@ -23,6 +25,35 @@ export interface ModernEndpoint {
   /** Publishes list-changed / resource-updated events to open `subscriptions/listen` streams. */
   readonly notify: ServerNotifier;
   close(): Promise<void>;
+}
+
+/**
+ * A 2026-07-28 server instance lives for one request, so a change it
+ * announces (`sendToolListChanged()` and the like) has no stream of its own
+ * to go to; it is published on the bus that every open `subscriptions/listen`
+ * stream listens to instead.
+ */
+function bridgeChangesToBus(server: McpServer, bus: ServerEventBus): McpServer {
+  const inner = server.server;
+  const notify = inner.notification.bind(inner);
+  inner.notification = async (notification, options) => {
+    switch (notification.method) {
+      case 'notifications/tools/list_changed':
+        return bus.publish({ kind: 'tools_list_changed' });
+      case 'notifications/prompts/list_changed':
+        return bus.publish({ kind: 'prompts_list_changed' });
+      case 'notifications/resources/list_changed':
+        return bus.publish({ kind: 'resources_list_changed' });
+      case 'notifications/resources/updated': {
+        const uri = (notification.params as { uri?: unknown } | undefined)?.uri;
+        if (typeof uri === 'string') return bus.publish({ kind: 'resource_updated', uri });
+        return;
+      }
+      default:
+        return notify(notification, options);
+    }
+  };
+  return server;
 }
 
 function headersOf(req: IncomingMessage): Headers {
@@ -55,9 +86,13 @@ function methodOf(body: unknown): string | undefined {
  * `AbortSignal` at once, which cancels the tool call as the spec requires.
  */
 export function createModernEndpoint(deps: ModernDeps): ModernEndpoint {
-  const factory: McpServerFactory = () => deps.createServer();
+  const bus = new InMemoryServerEventBus((error) =>
+    deps.logger.warn({ err: error.message }, 'listen.delivery_failed'),
+  );
+  const factory: McpServerFactory = async () => bridgeChangesToBus(await deps.createServer(), bus);
   const handler = createMcpHandler(factory, {
     legacy: 'reject',
+    bus,
     keepAliveMs: 0,
     maxRequestBodySize: deps.maxBodyBytes,
     onerror: (error) => deps.logger.debug({ err: error.message }, 'modern.request_rejected'),
