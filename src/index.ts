@@ -7,6 +7,7 @@ export {
   DEFAULT_MAX_PING_FAILURES,
   DEFAULT_PING_INTERVAL_MS,
   DEFAULT_RETRY_MS,
+  DEFAULT_SHUTDOWN_GRACE_MS,
   InvalidOptionError,
   type ResolvedTetherOptions,
   type TetherOptions,

@@ -19,6 +19,7 @@ const FLAGS = {
   'max-connection-age': { kind: 'duration', env: 'MCP_TETHER_MAX_CONNECTION_AGE' },
   'idle-timeout': { kind: 'duration', env: 'MCP_TETHER_IDLE_TIMEOUT' },
   'allowed-origins': { kind: 'list', env: 'MCP_TETHER_ALLOWED_ORIGINS' },
+  'shutdown-grace': { kind: 'duration', env: 'MCP_TETHER_SHUTDOWN_GRACE' },
   'log-level': { kind: 'string', env: 'MCP_TETHER_LOG_LEVEL' },
   'log-format': { kind: 'string', env: 'MCP_TETHER_LOG_FORMAT' },
   'auth-token': { kind: 'list', env: 'MCP_TETHER_AUTH_TOKENS' },
@@ -41,6 +42,7 @@ Options (environment variable in brackets):
   --max-connection-age <dur>    max age of one stream, 0 = none (default 1h) [MCP_TETHER_MAX_CONNECTION_AGE]
   --idle-timeout <dur>          idle TTL of a 2025-era session, 0 = none (default 30m) [MCP_TETHER_IDLE_TIMEOUT]
   --allowed-origins <list>      comma-separated origins allowed from browsers, or * [MCP_TETHER_ALLOWED_ORIGINS]
+  --shutdown-grace <dur>        on SIGTERM/SIGINT, time in-flight calls may finish (default 10s) [MCP_TETHER_SHUTDOWN_GRACE]
   --log-level <level>           fatal|error|warn|info|debug|trace|silent (default info) [MCP_TETHER_LOG_LEVEL]
   --log-format <fmt>            pretty|json (default: pretty on a terminal) [MCP_TETHER_LOG_FORMAT]
   --auth-token <token>          accepted bearer token; repeat for several [MCP_TETHER_AUTH_TOKENS, comma-separated]
@@ -124,6 +126,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeCom
   set('maxConnectionAgeMs', get('max-connection-age'));
   set('idleTimeoutMs', get('idle-timeout'));
   set('allowedOrigins', get('allowed-origins'));
+  set('shutdownGraceMs', get('shutdown-grace'));
   set('logLevel', get('log-level'));
   set('logFormat', get('log-format'));
   set('authTokens', get('auth-token'));

@@ -16,6 +16,8 @@ export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_RETRY_MS = 1_000;
 /** Events kept per stream for `Last-Event-ID` replay. */
 export const DEFAULT_MAX_EVENTS_PER_STREAM = 1_000;
+/** How long a drain waits for in-flight requests before closing their streams. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8000;
 
@@ -45,6 +47,8 @@ export interface TetherOptions {
   retryMs?: number;
   /** Events kept per stream for resumption. Default {@link DEFAULT_MAX_EVENTS_PER_STREAM}. */
   maxEventsPerStream?: number;
+  /** On `close()`, how long in-flight requests may run before their streams are closed. Default {@link DEFAULT_SHUTDOWN_GRACE_MS}. */
+  shutdownGraceMs?: number;
   /** Mount prefix stripped from request paths, e.g. `/tools` when mounted at `/tools/mcp`. Default `''`. */
   basePath?: string;
   /** Server name and version announced to clients. Default `mcp-tether` and the package version. */
@@ -82,6 +86,7 @@ export interface ResolvedTetherOptions {
   readonly retryMs: number;
   readonly maxEventsPerStream: number;
   readonly basePath: string;
+  readonly shutdownGraceMs: number;
   readonly serverInfo: Readonly<{ name: string; version: string }>;
   readonly logLevel: string;
   readonly logFormat: 'pretty' | 'json' | undefined;
@@ -168,6 +173,7 @@ export function resolveOptions(options: TetherOptions, packageVersion: string): 
       1,
     ),
     basePath,
+    shutdownGraceMs: integer('shutdownGraceMs', options.shutdownGraceMs, DEFAULT_SHUTDOWN_GRACE_MS, 0),
     serverInfo: Object.freeze({ ...(options.serverInfo ?? { name: 'mcp-tether', version: packageVersion }) }),
     logLevel,
     logFormat: options.logFormat,

@@ -14,6 +14,7 @@ import { MemoryEventStore } from '../session/event-store.js';
 import { MemorySessionStore } from '../session/session-store.js';
 import { introspect } from '../transport/introspect.js';
 import { createLegacySse } from '../transport/legacy-sse.js';
+import { meterTransport, RequestTracker } from '../transport/request-tracker.js';
 import { createSeedSse } from '../transport/seed-sse.js';
 import { createStreamableHttpHandler } from '../transport/streamable-http/handler.js';
 import { createModernEndpoint, type ModernEndpoint } from '../transport/streamable-http/modern.js';
@@ -140,13 +141,24 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     capabilities: { logging: {}, ...options.serverOptions?.capabilities },
   };
   const registry = new ConnectionRegistry(logger, resolved.retryMs);
+  let sessionCount = () => 0;
+  const metrics = createMetrics(registry, () => sessionCount());
+  const requests = new RequestTracker(metrics);
   const scheduler = new KeepaliveScheduler(registry, resolved);
   const eventStore = options.eventStore ?? new MemoryEventStore(resolved.maxEventsPerStream);
   const sessionStore = options.sessionStore ?? new MemorySessionStore();
 
-  const buildServer = async (era: SetupContext['era']): Promise<McpServer> => {
+  /** Builds a server for one session or request; its traffic is metered unless it is for introspection. */
+  const buildServer = async (era: SetupContext['era'], metered = true): Promise<McpServer> => {
     const server = new McpServer({ ...resolved.serverInfo }, serverOptions);
     await setup(server, { era });
+    if (metered) {
+      const connect = server.connect.bind(server);
+      server.connect = async (transport) => {
+        await connect(transport);
+        meterTransport(transport, requests);
+      };
+    }
     return server;
   };
 
@@ -182,7 +194,7 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
   const seedSse = createSeedSse({ ...streamDeps, retryMs: resolved.retryMs });
 
   async function serverInfo(req: IncomingMessage): Promise<unknown> {
-    const surface = await introspect(await buildServer('legacy'));
+    const surface = await introspect(await buildServer('legacy', false));
     const prefix = mountPrefix(req, '/mcp/stdio');
     const endpoint = (method: string, path: string, purpose: string) => ({
       method,
@@ -225,11 +237,11 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     };
   }
 
+  sessionCount = () => sessions.size + legacySse.size + seedSse.size;
   const tokens = new TokenAuth(resolved.authTokens);
   const admin = createAdminApi(registry, resolved.adminToken);
   const sessionLimiter = new RateLimiter(resolved.sessionsPerMinute, resolved.sessionBurst);
   scheduler.onTick((now) => sessionLimiter.prune(now));
-  const metrics = createMetrics(registry, () => sessions.size + legacySse.size + seedSse.size);
 
   let loopbackOnly = isLoopbackBind(resolved.host);
   let draining = false;
@@ -338,18 +350,39 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
       });
   };
 
+  /**
+   * The drain, in a fixed order: stop accepting (503, readiness off, no new
+   * sockets), let in-flight requests finish within the grace period, send
+   * every stream its final event with a `retry` hint, end the sessions, then
+   * close what is left of the sockets.
+   */
   async function doClose(): Promise<void> {
     draining = true;
-    logger.info({ connections: registry.size, sessions: sessions.size }, 'server.draining');
-    const serverClosed = httpServer
-      ? new Promise<void>((resolve) => httpServer?.close(() => resolve()))
+    logger.info(
+      { connections: registry.size, sessions: sessionCount(), in_flight: requests.active },
+      'server.draining',
+    );
+    const server = httpServer;
+    const serverClosed = server
+      ? new Promise<void>((resolve) => server.close(() => resolve()))
       : Promise.resolve();
+    if (!(await requests.idle(resolved.shutdownGraceMs))) {
+      logger.warn({ in_flight: requests.active, grace_ms: resolved.shutdownGraceMs }, 'server.grace_expired');
+    }
     await modern.close();
     await sessions.closeAll('shutdown');
     registry.closeAll('shutdown');
     scheduler.stop();
-    httpServer?.closeIdleConnections();
-    await serverClosed;
+    if (server) {
+      // Sockets kept alive after their last response become idle only once it
+      // is flushed; sweep until the server reports closed, then force the rest.
+      const sweep = setInterval(() => server.closeIdleConnections(), 20);
+      const force = setTimeout(() => server.closeAllConnections(), 2_000);
+      server.closeIdleConnections();
+      await serverClosed;
+      clearInterval(sweep);
+      clearTimeout(force);
+    }
     logger.info('server.closed');
   }
 

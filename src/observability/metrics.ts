@@ -35,7 +35,7 @@ const KNOWN_METHOD =
  */
 export function createMetrics(connections: ConnectionRegistry, sessionCount: () => number): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'mcp_tether_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'mcp_tether_' });
   const p = 'mcp_tether_';
 
   new Gauge({
