@@ -24,6 +24,12 @@ export const ERRORS = {
     message: 'Unsupported Media Type: Content-Type must be application/json',
   },
   TETHER_ERR_HTTP_BODY_TOO_LARGE: { status: 413, rpc: -32000, message: 'Request body too large' },
+  TETHER_ERR_HTTP_BODY_CONSUMED: {
+    status: 500,
+    rpc: -32603,
+    message:
+      'Internal error: the request body was read by another middleware; mount mcp-tether before body parsers or leave the parsed body on req.body',
+  },
   TETHER_ERR_HTTP_FORBIDDEN_ORIGIN: { status: 403, rpc: -32000, message: 'Forbidden: Origin not allowed' },
   TETHER_ERR_HTTP_FORBIDDEN_HOST: { status: 403, rpc: -32000, message: 'Forbidden: Host not allowed' },
   TETHER_ERR_HTTP_UNAVAILABLE: {

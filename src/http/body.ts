@@ -1,13 +1,40 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendError } from '../errors.js';
 
 /** The outcome of reading a request body under a byte limit. */
-export type BodyResult = { ok: true; text: string } | { ok: false; tooLarge: boolean };
+export type BodyResult =
+  | { ok: true; text: string }
+  | {
+      ok: false;
+      tooLarge: boolean /** read by a framework before us and not left on `req.body` */;
+      consumed?: boolean;
+    };
+
+/**
+ * The body of a request whose stream a framework already consumed
+ * (`express.json()`, Fastify's parser): `req.body` when the framework left it
+ * there. Waiting on such a stream would hang, since `end` was already emitted.
+ */
+function alreadyRead(req: IncomingMessage, maxBytes: number): BodyResult {
+  const parsed = (req as IncomingMessage & { body?: unknown }).body;
+  if (parsed === undefined) return { ok: false, tooLarge: false, consumed: true };
+  const text =
+    typeof parsed === 'string'
+      ? parsed
+      : Buffer.isBuffer(parsed)
+        ? parsed.toString('utf8')
+        : JSON.stringify(parsed);
+  if (Buffer.byteLength(text) > maxBytes) return { ok: false, tooLarge: true };
+  return { ok: true, text };
+}
 
 /**
  * Reads the whole body as UTF-8, stopping at `maxBytes` (a declared
- * Content-Length over the limit is refused before reading).
+ * Content-Length over the limit is refused before reading). Behind a body
+ * parser that already read the stream, the parsed `req.body` is used.
  */
 export function readBody(req: IncomingMessage, maxBytes: number): Promise<BodyResult> {
+  if (req.readableEnded) return Promise.resolve(alreadyRead(req, maxBytes));
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) {
     req.resume();
@@ -37,4 +64,24 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<BodyRe
     req.once('error', () => finish({ ok: false, tooLarge: false }));
     req.once('close', () => finish({ ok: false, tooLarge: false }));
   });
+}
+
+/**
+ * Answers a body that could not be read: 413 over the limit, 500 when a
+ * framework consumed it before us without leaving `req.body`; nothing when the
+ * client went away mid-body.
+ */
+export function answerBodyFailure(
+  res: ServerResponse,
+  result: BodyResult & { ok: false },
+  maxBytes: number,
+): void {
+  if (result.tooLarge) {
+    sendError(res, 'TETHER_ERR_HTTP_BODY_TOO_LARGE', {
+      detail: `Request body too large: the limit is ${maxBytes} bytes`,
+      headers: { Connection: 'close' },
+    });
+  } else if (result.consumed) {
+    sendError(res, 'TETHER_ERR_HTTP_BODY_CONSUMED');
+  }
 }

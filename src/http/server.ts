@@ -170,6 +170,7 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     retryMs: resolved.retryMs,
     idleTimeoutMs: resolved.idleTimeoutMs,
     createServer: () => buildServer('legacy'),
+    onReplayed: (count) => metrics.eventsReplayed(count),
   });
   scheduler.onTick((now) => sessions.sweep(now));
   const modern = createModernEndpoint({
@@ -183,6 +184,7 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     modern,
     logger,
     maxBodyBytes: resolved.maxBodyBytes,
+    admitSession: (req, res) => admitSession(req, res),
   });
   const streamDeps = {
     registry,

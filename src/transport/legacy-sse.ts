@@ -48,8 +48,22 @@ export function createLegacySse(deps: LegacySseDeps) {
       return;
     }
     const sessionId = randomId();
-    const server = await deps.createServer();
+    // Registered before the server is built, so a client that leaves during
+    // setup is noticed by the connection instead of leaving it behind.
     const connection = deps.registry.open(req, res, { transport: 'legacy-sse', kind: 'session', sessionId });
+    connection.open();
+    let server: McpServer;
+    try {
+      server = await deps.createServer();
+    } catch (err) {
+      deps.logger.error({ err, session_id: sessionId }, 'legacy_sse.setup_failed');
+      connection.close('error');
+      return;
+    }
+    if (connection.closed) {
+      await server.close().catch(() => {});
+      return;
+    }
     const transport = new StreamBoundTransport(connection, (message) => messageFrame(message));
     sessions.set(sessionId, { transport, principal: authInfo?.clientId });
     connection.signal.addEventListener(
@@ -60,9 +74,9 @@ export function createLegacySse(deps: LegacySseDeps) {
       },
       { once: true },
     );
-    connection.open();
-    connection.write(`event: endpoint\ndata: ${messagesPath}?sessionId=${sessionId}\n\n`);
     await server.connect(transport);
+    // Announced only once the server listens, so the first POST finds it connected.
+    connection.write(`event: endpoint\ndata: ${messagesPath}?sessionId=${sessionId}\n\n`);
   }
 
   async function postMessage(req: IncomingMessage, res: ServerResponse, authInfo?: AuthInfo) {
@@ -84,8 +98,9 @@ export function createLegacySse(deps: LegacySseDeps) {
     }
     const body = await readBody(req, deps.maxBodyBytes);
     if (!body.ok) {
-      if (body.tooLarge)
-        sendError(res, 'TETHER_ERR_HTTP_BODY_TOO_LARGE', { headers: { Connection: 'close' } });
+      // No `Connection: close`: closing while the client (or a proxy) is still
+      // sending makes it see a reset instead of the 413; the rest is drained.
+      if (body.tooLarge) sendError(res, 'TETHER_ERR_HTTP_BODY_TOO_LARGE');
       return;
     }
     let parsed: unknown;

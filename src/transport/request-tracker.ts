@@ -74,6 +74,15 @@ export function meterTransport(transport: Transport, tracker: RequestTracker): v
   const onclose = transport.onclose;
   transport.onmessage = (message, extra) => {
     if (isRequest(message)) pending.set(message.id, tracker.begin(message.method));
+    else if ('method' in message && message.method === 'notifications/cancelled') {
+      // A cancelled request gets no response; it ends here.
+      const id = (message.params as { requestId?: RequestId } | undefined)?.requestId;
+      const done = id === undefined ? undefined : pending.get(id);
+      if (done && id !== undefined) {
+        pending.delete(id);
+        done('aborted');
+      }
+    }
     inbound?.(message, extra);
   };
   transport.send = (message, options) => {

@@ -92,8 +92,9 @@ export function createSeedSse(deps: SeedSseDeps) {
   async function open(req: IncomingMessage, res: ServerResponse, authInfo?: AuthInfo): Promise<void> {
     const body = await readBody(req, deps.maxBodyBytes);
     if (!body.ok) {
-      if (body.tooLarge)
-        sendError(res, 'TETHER_ERR_HTTP_BODY_TOO_LARGE', { headers: { Connection: 'close' } });
+      // No `Connection: close`: closing while the client (or a proxy) is still
+      // sending makes it see a reset instead of the 413; the rest is drained.
+      if (body.tooLarge) sendError(res, 'TETHER_ERR_HTTP_BODY_TOO_LARGE');
       return;
     }
     const id = randomId('mcp_sse_');
@@ -108,7 +109,20 @@ export function createSeedSse(deps: SeedSseDeps) {
       event('welcome', { jsonrpc: '2.0', result: { status: 'connected', connection_id: id }, id: 'welcome' }),
     );
 
-    const server = await deps.createServer();
+    let server: McpServer;
+    try {
+      server = await deps.createServer();
+    } catch (err) {
+      deps.logger.error({ err, connection_id: id }, 'seed_sse.setup_failed');
+      connection.close('error');
+      return;
+    }
+    // The client may have left while the server was being built: the abort
+    // listeners below would never fire, so nothing may be registered.
+    if (connection.closed) {
+      await server.close().catch(() => {});
+      return;
+    }
     const transport = new StreamBoundTransport(connection, seedFrame);
     streams.set(id, { transport, principal: authInfo?.clientId });
     connection.signal.addEventListener(
@@ -140,8 +154,9 @@ export function createSeedSse(deps: SeedSseDeps) {
     }
     const body = await readBody(req, deps.maxBodyBytes);
     if (!body.ok) {
-      if (body.tooLarge)
-        sendError(res, 'TETHER_ERR_HTTP_BODY_TOO_LARGE', { headers: { Connection: 'close' } });
+      // No `Connection: close`: closing while the client (or a proxy) is still
+      // sending makes it see a reset instead of the 413; the rest is drained.
+      if (body.tooLarge) sendError(res, 'TETHER_ERR_HTTP_BODY_TOO_LARGE');
       return;
     }
     res.writeHead(202, { 'Content-Type': 'application/json' }).end(JSON.stringify({ status: 'accepted' }));
@@ -168,6 +183,10 @@ export function createSeedSse(deps: SeedSseDeps) {
 /** Performs `initialize` + `notifications/initialized` for the client, so bare requests work. */
 function handshake(transport: StreamBoundTransport): Promise<void> {
   return new Promise((resolve) => {
+    if (transport.connection.closed) {
+      resolve();
+      return;
+    }
     transport.connection.signal.addEventListener('abort', () => resolve(), { once: true });
     const send = transport.send.bind(transport);
     transport.send = async (message) => {

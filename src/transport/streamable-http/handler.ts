@@ -8,8 +8,9 @@ import {
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { sendError } from '../../errors.js';
-import { readBody } from '../../http/body.js';
+import { answerBodyFailure, readBody } from '../../http/body.js';
 import { acceptedTypes, accepts } from '../../http/security.js';
+import { idOf, isJsonRpcMessage } from '../json-rpc.js';
 import type { ModernEndpoint } from './modern.js';
 import type { LiveSession, StreamableHttpSessions } from './sessions.js';
 
@@ -18,6 +19,8 @@ export interface StreamableHttpDeps {
   modern: ModernEndpoint;
   logger: Logger;
   maxBodyBytes: number;
+  /** Admission for a new session (rate limit); answers the refusal itself and returns false. */
+  admitSession(req: IncomingMessage, res: ServerResponse): boolean;
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -28,20 +31,6 @@ function header(req: IncomingMessage, name: string): string | undefined {
 function isJsonContentType(req: IncomingMessage): boolean {
   const ct = header(req, 'content-type');
   return ct?.split(';')[0]?.trim().toLowerCase() === 'application/json';
-}
-
-function isMessage(value: unknown): value is JSONRPCMessage {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
-  const m = value as Record<string, unknown>;
-  if (m.jsonrpc !== '2.0') return false;
-  if (typeof m.method === 'string')
-    return m.id === undefined || typeof m.id === 'string' || typeof m.id === 'number';
-  return (typeof m.id === 'string' || typeof m.id === 'number') && ('result' in m || 'error' in m);
-}
-
-function idOf(value: unknown): string | number | null {
-  const id = (value as { id?: unknown } | null)?.id;
-  return typeof id === 'string' || typeof id === 'number' ? id : null;
 }
 
 /** The version a session will speak: the client's if supported, else the latest. */
@@ -99,12 +88,9 @@ export function createStreamableHttpHandler(deps: StreamableHttpDeps) {
     }
     const body = await readBody(req, deps.maxBodyBytes);
     if (!body.ok) {
-      if (body.tooLarge) {
-        sendError(res, 'TETHER_ERR_HTTP_BODY_TOO_LARGE', {
-          detail: `Request body too large: the limit is ${deps.maxBodyBytes} bytes`,
-          headers: { Connection: 'close' },
-        });
-      }
+      if (body.consumed)
+        deps.logger.warn({ method: req.method, url: req.url }, 'request.body_already_consumed');
+      answerBodyFailure(res, body, deps.maxBodyBytes);
       return;
     }
     let parsed: unknown;
@@ -126,7 +112,7 @@ export function createStreamableHttpHandler(deps: StreamableHttpDeps) {
       return;
     }
     const messages = Array.isArray(parsed) ? parsed : [parsed];
-    if (messages.length === 0 || !messages.every(isMessage)) {
+    if (messages.length === 0 || !messages.every(isJsonRpcMessage)) {
       sendError(res, 'TETHER_ERR_RPC_INVALID_REQUEST', {
         detail: 'Invalid Request: the body must be a JSON-RPC 2.0 message or a non-empty batch of them',
         id: Array.isArray(parsed) ? null : idOf(parsed),
@@ -143,6 +129,7 @@ export function createStreamableHttpHandler(deps: StreamableHttpDeps) {
         });
         return;
       }
+      if (!deps.admitSession(req, res)) return;
       const requested = (init as { params?: { protocolVersion?: unknown } }).params?.protocolVersion;
       const session = await sessions.create(negotiate(requested), principal);
       session.transport.handlePost(req, res, messages, authInfo);

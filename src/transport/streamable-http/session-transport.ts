@@ -30,6 +30,8 @@ export interface SessionTransportDeps {
   retryMs: number;
   /** Called on every stream open/close so the session can track its idle time. */
   onStreamsChanged(openStreams: number): void;
+  /** Called with the number of stored events replayed to a resuming client. */
+  onReplayed(count: number): void;
 }
 
 /** Whether a negotiated revision expects the priming event (2025-11-25 and later). */
@@ -90,7 +92,10 @@ export class SessionTransport implements Transport {
     const requests = messages.filter(isRequest);
     if (requests.length === 0) {
       res.writeHead(202, { 'Mcp-Session-Id': this.sessionId }).end();
-      for (const m of messages) this.onmessage?.(m, authInfo ? { authInfo } : undefined);
+      for (const m of messages) {
+        this.onmessage?.(m, authInfo ? { authInfo } : undefined);
+        this.releaseCancelled(m);
+      }
       return;
     }
     const stream = this.newStream('response');
@@ -104,7 +109,10 @@ export class SessionTransport implements Transport {
       closeSSEStream: () => stream.connection?.close('manual'),
       closeStandaloneSSEStream: () => this.standalone?.connection?.close('manual'),
     };
-    for (const m of messages) this.onmessage?.(m, extra);
+    for (const m of messages) {
+      this.onmessage?.(m, extra);
+      this.releaseCancelled(m);
+    }
   }
 
   /**
@@ -172,6 +180,22 @@ export class SessionTransport implements Transport {
 
   async close(): Promise<void> {
     this.closeWith('session_deleted');
+  }
+
+  /**
+   * A request the client cancelled gets no response (the SDK drops it), so
+   * without this its stream would stay open, and the request pending, until
+   * the session ends.
+   */
+  private releaseCancelled(message: JSONRPCMessage): void {
+    if (!('method' in message) || message.method !== 'notifications/cancelled') return;
+    const requestId = (message.params as { requestId?: unknown } | undefined)?.requestId;
+    if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
+    const stream = this.requestStreams.get(requestId);
+    if (!stream) return;
+    stream.pending.delete(requestId);
+    this.requestStreams.delete(requestId);
+    if (stream.pending.size === 0) this.finish(stream);
   }
 
   private noteNegotiatedVersion(message: JSONRPCMessage): void {
@@ -254,6 +278,7 @@ export class SessionTransport implements Transport {
       }
       for (const b of stream.backlog) if (!seen.has(b.eventId)) connection.write(b.frame);
       stream.backlog = undefined;
+      if (replayed.length > 0) this.deps.onReplayed(replayed.length);
     }
     this.deps.onStreamsChanged(this.openStreams);
     // A stream whose requests all completed has nothing more to send.

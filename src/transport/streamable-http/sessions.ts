@@ -26,6 +26,7 @@ export interface SessionsDeps {
   /** `0` disables the idle TTL. */
   idleTimeoutMs: number;
   createServer(): Promise<McpServer>;
+  onReplayed(count: number): void;
 }
 
 /**
@@ -62,6 +63,7 @@ export class StreamableHttpSessions {
       eventStore: this.deps.eventStore,
       retryMs: this.deps.retryMs,
       onStreamsChanged: () => this.touch(session),
+      onReplayed: (count) => this.deps.onReplayed(count),
     });
     transport.protocolVersion = protocolVersion;
     const server = await this.deps.createServer();
