@@ -8,6 +8,9 @@ import {
   type TransportName,
 } from './sse-connection.js';
 
+/** Default for {@link ConnectionRegistry.closeGraceMs}. */
+export const DEFAULT_CLOSE_GRACE_MS = 10_000;
+
 /** A listener told about every stream that opens or closes. */
 export interface RegistryListener {
   opened?(connection: SseConnection): void;
@@ -27,9 +30,15 @@ export class ConnectionRegistry implements ConnectionOwner {
   private readonly connections = new Map<string, SseConnection>();
   private readonly listeners: RegistryListener[] = [];
 
+  /**
+   * @param retryMs `retry:` hint written on server-initiated closes.
+   * @param closeGraceMs how long a gracefully closed stream whose peer takes
+   *   no more bytes may keep its socket before it is destroyed.
+   */
   constructor(
     readonly logger: Logger,
     readonly retryMs: number,
+    readonly closeGraceMs = DEFAULT_CLOSE_GRACE_MS,
   ) {}
 
   /** Registers a new stream for `res`. The caller then calls `open()` or writes its own head. */

@@ -24,6 +24,8 @@ export interface ConnectionInfo {
 export interface ConnectionOwner {
   readonly logger: Logger;
   readonly retryMs: number;
+  /** How long a gracefully closed stream may wait for its peer to take the last bytes. */
+  readonly closeGraceMs: number;
   added(connection: SseConnection): void;
   removed(connection: SseConnection, reason: CloseReason): void;
 }
@@ -178,16 +180,26 @@ export class SseConnection {
   close(reason: CloseReason): void {
     if (this.closeReason !== undefined) return;
     this.closeReason = reason;
-    const serverInitiated =
-      reason !== 'client_disconnect' && reason !== 'write_failed' && reason !== 'completed';
-    if (serverInitiated && this.res.writable && this.atFrameBoundary) {
+    // A slow consumer is not reading: a final frame would only queue behind the
+    // backlog and a graceful end() would hold the socket and its buffer until
+    // the peer reads, so it is dropped like a dead peer.
+    const forced = reason === 'client_disconnect' || reason === 'write_failed' || reason === 'slow_consumer';
+    if (!forced && reason !== 'completed' && this.res.writable && this.atFrameBoundary) {
       const frame = this.info.finalFrame
         ? this.info.finalFrame(reason, this)
         : `retry: ${this.owner.retryMs}\n\n`;
       if (frame) this.res.write(frame);
     }
-    if (reason === 'client_disconnect' || reason === 'write_failed') this.res.destroy();
-    else this.res.end();
+    if (forced) this.res.destroy();
+    else {
+      this.res.end();
+      // Off the registry nothing watches this socket any more: a peer that
+      // stops reading must not hold it and its unsent backlog forever. The
+      // socket timeout only fires after closeGraceMs without any progress.
+      if (!this.res.writableFinished) {
+        this.res.setTimeout(this.owner.closeGraceMs, () => this.res.destroy());
+      }
+    }
     this.owner.removed(this, reason);
     this.controller.abort(reason);
   }

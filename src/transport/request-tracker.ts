@@ -85,15 +85,16 @@ export function meterTransport(transport: Transport, tracker: RequestTracker): v
     }
     inbound?.(message, extra);
   };
-  transport.send = (message, options) => {
-    if (isResponse(message)) {
-      const done = pending.get(message.id);
-      if (done) {
-        pending.delete(message.id);
-        done('error' in message ? 'error' : 'ok');
-      }
+  transport.send = async (message, options) => {
+    const done = isResponse(message) ? pending.get(message.id) : undefined;
+    if (!done) return send(message, options);
+    pending.delete(message.id);
+    // Ended once the response is written, so a drain never cuts it off.
+    try {
+      await send(message, options);
+    } finally {
+      done('error' in message ? 'error' : 'ok');
     }
-    return send(message, options);
   };
   transport.onclose = () => {
     for (const done of pending.values()) done('aborted');

@@ -82,6 +82,11 @@ export class SessionTransport implements Transport {
     return this.closeReason !== undefined;
   }
 
+  /** Requests accepted and not yet answered (or cancelled). */
+  get pendingRequests(): number {
+    return this.requestStreams.size;
+  }
+
   /** Serves a POST whose body parsed into `messages`. */
   handlePost(
     req: IncomingMessage,
@@ -163,6 +168,8 @@ export class SessionTransport implements Transport {
       stream.pending.delete(message.id);
       this.requestStreams.delete(message.id);
       if (stream.pending.size === 0) this.finish(stream);
+      // The idle TTL counts from the last answer, not from when its stream dropped.
+      this.deps.onStreamsChanged(this.openStreams);
     }
   }
 

@@ -97,12 +97,13 @@ export class StreamableHttpSessions {
     );
   }
 
-  /** Frees sessions with no open stream and no request for the idle TTL. */
+  /** Frees sessions with no open stream and no request in flight for the idle TTL. */
   sweep(now: number): void {
     const ttl = this.deps.idleTimeoutMs;
     if (ttl <= 0) return;
     for (const s of this.live.values()) {
-      if (now - s.lastActivityAt >= ttl && s.transport.openStreams === 0) void this.close(s, 'idle_timeout');
+      const idle = s.transport.openStreams === 0 && s.transport.pendingRequests === 0;
+      if (idle && now - s.lastActivityAt >= ttl) void this.close(s, 'idle_timeout');
     }
   }
 

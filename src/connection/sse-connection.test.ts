@@ -1,0 +1,131 @@
+import { once } from 'node:events';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type LoopbackStreams, startLoopbackStreams } from '../../test/lifecycle/support/loopback.js';
+import type { CloseReason } from './close-reason.js';
+
+const RETRY_MS = 2_500;
+
+describe('SseConnection', () => {
+  let h: LoopbackStreams;
+
+  beforeEach(async () => {
+    h = await startLoopbackStreams(RETRY_MS);
+  });
+
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('notices a client that goes away: one close, reason client_disconnect, signal aborted', async () => {
+    const closed: CloseReason[] = [];
+    h.registry.listen({ closed: (_c, reason) => closed.push(reason) });
+    const s = await h.openReading();
+    const aborted = once(s.connection.signal, 'abort');
+
+    s.destroy();
+    await aborted;
+
+    expect(s.connection.closeReason).toBe('client_disconnect');
+    expect(s.connection.signal.reason).toBe('client_disconnect');
+    expect(h.registry.size).toBe(0);
+    expect(closed).toEqual(['client_disconnect']);
+    expect(h.logsOf('connection.closed')).toHaveLength(1);
+    expect(s.connection.write('data: late\n\n')).toBe(false);
+  });
+
+  it('ends a server-initiated close with a `retry:` hint and keeps the first reason only', async () => {
+    const s = await h.openReading();
+    s.connection.write('data: one\n\n');
+
+    s.connection.close('manual');
+    s.connection.close('error');
+    s.connection.close('client_disconnect');
+
+    expect(await s.ended).toBe('end');
+    expect(s.text()).toBe(`data: one\n\nretry: ${RETRY_MS}\n\n`);
+    expect(s.connection.closeReason).toBe('manual');
+    expect(s.connection.signal.reason).toBe('manual');
+    expect(h.logsOf('connection.closed').map((l) => l.reason)).toEqual(['manual']);
+    // The socket's own close event, which follows end(), must not log a second reason.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(h.logsOf('connection.closed')).toHaveLength(1);
+  });
+
+  it('writes the final frame the transport asks for instead of the default hint', async () => {
+    const s = await h.openReading({
+      finalFrame: (reason) => `event: close\ndata: {"reason":"${reason}"}\nretry: 10\n\n`,
+    });
+
+    s.connection.close('shutdown');
+
+    expect(await s.ended).toBe('end');
+    expect(s.text()).toBe('event: close\ndata: {"reason":"shutdown"}\nretry: 10\n\n');
+  });
+
+  it('writes no final frame for a completed stream', async () => {
+    const s = await h.openReading();
+    s.connection.write('data: result\n\n');
+
+    s.connection.close('completed');
+
+    expect(await s.ended).toBe('end');
+    expect(s.text()).toBe('data: result\n\n');
+    expect(h.logsOf('connection.closed')[0]).toMatchObject({ reason: 'completed', bytes_written: 14 });
+  });
+
+  it('never splices a final frame into a half-written frame', async () => {
+    const s = await h.openReading();
+    s.connection.write('data: half');
+    s.connection.atFrameBoundary = false;
+
+    s.connection.close('shutdown');
+
+    expect(await s.ended).toBe('end');
+    expect(s.text()).toBe('data: half');
+  });
+
+  it('counts the bytes it writes, strings and binary alike', async () => {
+    const s = await h.openReading();
+    s.connection.write('data: é\n\n'); // é is two bytes
+    s.connection.write(new TextEncoder().encode('data: b\n\n'));
+    await s.until((t) => t.endsWith('data: b\n\n'));
+
+    expect(s.connection.bytesWritten).toBe(10 + 9);
+    s.connection.close('manual');
+    expect(h.logsOf('connection.closed')[0]).toMatchObject({
+      reason: 'manual',
+      bytes_written: 19,
+      transport: 'streamable-http',
+      stream: 'standalone',
+      client_ip: '127.0.0.1',
+    });
+  });
+
+  it('releases a writer waiting on a backed-up socket when the client goes away', async () => {
+    const s = await h.openStalled();
+    s.connection.write(`data: ${'x'.repeat(16 * 1024 * 1024)}\n\n`);
+    expect(s.connection.bufferedBytes).toBeGreaterThan(0);
+    const drained = s.connection.whenDrained();
+
+    s.destroy();
+    await drained;
+
+    expect(s.connection.closeReason).toBe('client_disconnect');
+    expect(h.registry.size).toBe(0);
+  });
+
+  it('does not let a peer that stopped reading hold the socket after a graceful close', async () => {
+    const s = await h.openStalled();
+    s.connection.write(`data: ${'x'.repeat(16 * 1024 * 1024)}\n\n`);
+    expect(s.connection.bufferedBytes).toBeGreaterThan(0);
+
+    s.connection.close('max_age');
+    expect(h.registry.size).toBe(0);
+
+    // Off the registry, the scheduler no longer watches it: the close itself
+    // must bound how long the unread backlog may keep the socket.
+    await once(s.serverSocket, 'close');
+    expect(s.serverSocket.destroyed).toBe(true);
+    expect(h.logsOf('connection.closed').map((l) => l.reason)).toEqual(['max_age']);
+  });
+});
