@@ -1,4 +1,6 @@
+import type { CloseReason } from './close-reason.js';
 import type { ConnectionRegistry } from './registry.js';
+import type { SseConnection } from './sse-connection.js';
 
 /** Settings the scheduler enforces on every stream. */
 export interface KeepaliveSettings {
@@ -53,9 +55,22 @@ export class KeepaliveScheduler {
     this.hooks.push(hook);
   }
 
+  /** Counts a failure; closes the stream with `reason` and returns true once the limit is reached. */
+  private fail(conn: SseConnection, why: 'unanswered' | 'undrained', reason: CloseReason): boolean {
+    conn.consecutiveFailures++;
+    this.registry.pingFailed(conn, why);
+    if (conn.consecutiveFailures < this.settings.maxPingFailures) return false;
+    this.registry.logger.warn(
+      { ...conn.logFields(), failures: conn.consecutiveFailures, reason },
+      'connection.max_failures_reached',
+    );
+    conn.close(reason);
+    return true;
+  }
+
   /** One pass over every stream; public so tests can drive it directly. */
   tick(now: number): void {
-    const { pingIntervalMs, maxPingFailures, maxConnectionAgeMs } = this.settings;
+    const { pingIntervalMs, maxConnectionAgeMs } = this.settings;
     for (const conn of this.registry.values()) {
       if (maxConnectionAgeMs > 0 && now - conn.openedAt >= maxConnectionAgeMs) {
         conn.close('max_age');
@@ -64,20 +79,16 @@ export class KeepaliveScheduler {
       if (now - conn.lastWriteAt < pingIntervalMs) continue;
       if (conn.bufferedBytes > 0) {
         // The last interval's frames are still queued: the client is not reading.
-        conn.consecutiveFailures++;
-        this.registry.logger.warn(
-          {
-            ...conn.logFields(),
-            consecutive_failures: conn.consecutiveFailures,
-            buffered_bytes: conn.bufferedBytes,
-          },
-          'connection.ping_failed',
-        );
-        if (conn.consecutiveFailures >= maxPingFailures) conn.close('slow_consumer');
-        else conn.lastWriteAt = now;
+        if (this.fail(conn, 'undrained', 'slow_consumer')) continue;
+        conn.lastWriteAt = now;
         continue;
       }
-      conn.consecutiveFailures = 0;
+      if (conn.outstandingPing !== undefined) {
+        // A liveness ping from the previous interval was never answered.
+        if (this.fail(conn, 'unanswered', 'ping_timeout')) continue;
+      } else if (!conn.probesLiveness) {
+        conn.consecutiveFailures = 0;
+      }
       conn.writeKeepalive();
     }
     for (const hook of this.hooks) hook(now);

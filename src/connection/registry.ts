@@ -15,6 +15,8 @@ export const DEFAULT_CLOSE_GRACE_MS = 10_000;
 export interface RegistryListener {
   opened?(connection: SseConnection): void;
   closed?(connection: SseConnection, reason: CloseReason): void;
+  pinged?(connection: SseConnection): void;
+  pingFailed?(connection: SseConnection): void;
 }
 
 /**
@@ -81,6 +83,23 @@ export class ConnectionRegistry implements ConnectionOwner {
     this.connections.set(connection.id, connection);
     this.logger.info(connection.logFields(), 'connection.opened');
     for (const l of this.listeners) l.opened?.(connection);
+  }
+
+  pinged(connection: SseConnection): void {
+    for (const l of this.listeners) l.pinged?.(connection);
+  }
+
+  pingFailed(connection: SseConnection, why: 'unanswered' | 'undrained'): void {
+    this.logger.warn(
+      {
+        ...connection.logFields(),
+        why,
+        consecutive_failures: connection.consecutiveFailures,
+        buffered_bytes: connection.bufferedBytes,
+      },
+      'connection.ping_failed',
+    );
+    for (const l of this.listeners) l.pingFailed?.(connection);
   }
 
   removed(connection: SseConnection, reason: CloseReason): void {

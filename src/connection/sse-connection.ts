@@ -18,7 +18,17 @@ export interface ConnectionInfo {
   keepalive?: ((connection: SseConnection) => string) | undefined;
   /** Final frame written before a server-initiated close; default a `retry` hint. */
   finalFrame?: ((reason: CloseReason, connection: SseConnection) => string | undefined) | undefined;
+  /**
+   * Liveness beyond TCP: instead of a comment, an idle stream is sent a
+   * JSON-RPC `ping` request framed by this function, and the transport reports
+   * replies with {@link SseConnection.answerPing}. Only for streams whose
+   * client can answer (a 2025-era session's GET stream, legacy SSE).
+   */
+  pingRequest?: ((id: string) => string) | undefined;
 }
+
+/** Ids of liveness pings start with this, so a transport can recognise their replies. */
+export const LIVENESS_PING_PREFIX = 'tether-ping-';
 
 /** Where a connection reports its lifecycle. Implemented by the registry. */
 export interface ConnectionOwner {
@@ -28,6 +38,10 @@ export interface ConnectionOwner {
   readonly closeGraceMs: number;
   added(connection: SseConnection): void;
   removed(connection: SseConnection, reason: CloseReason): void;
+  /** A keepalive or liveness ping was written. */
+  pinged(connection: SseConnection): void;
+  /** A ping failed (`unanswered` liveness ping or `undrained` buffer). */
+  pingFailed(connection: SseConnection, why: 'unanswered' | 'undrained'): void;
 }
 
 const COMMENT_PING = ': ping\n\n';
@@ -66,6 +80,8 @@ export class SseConnection {
   /** False while a raw pass-through write has ended mid-frame; keepalives wait for a boundary. */
   atFrameBoundary = true;
   closeReason: CloseReason | undefined;
+  /** Id of the liveness ping awaiting a reply, if any. */
+  outstandingPing: string | undefined;
 
   private readonly controller = new AbortController();
   private readonly res: ServerResponse;
@@ -168,9 +184,34 @@ export class SseConnection {
   /** Writes a keepalive frame if the stream sits at a frame boundary. */
   writeKeepalive(): void {
     if (!this.atFrameBoundary) return;
-    const frame = this.info.keepalive?.(this) ?? COMMENT_PING;
+    let frame: string;
+    if (this.info.pingRequest) {
+      this.outstandingPing = `${LIVENESS_PING_PREFIX}${this.pingsSent + 1}`;
+      frame = this.info.pingRequest(this.outstandingPing);
+    } else {
+      frame = this.info.keepalive?.(this) ?? COMMENT_PING;
+    }
     this.pingsSent++;
     this.write(frame);
+    this.owner.pinged(this);
+  }
+
+  /** Whether this stream sends liveness pings that must be answered. */
+  get probesLiveness(): boolean {
+    return this.info.pingRequest !== undefined;
+  }
+
+  /**
+   * Records the client's reply to a liveness ping; any reply, even an error,
+   * proves it alive. Returns false when `id` is not this stream's ping.
+   */
+  answerPing(id: unknown): boolean {
+    if (typeof id !== 'string' || !id.startsWith(LIVENESS_PING_PREFIX)) return false;
+    if (id === this.outstandingPing) {
+      this.outstandingPing = undefined;
+      this.consecutiveFailures = 0;
+    }
+    return true;
   }
 
   /**
@@ -184,6 +225,10 @@ export class SseConnection {
     // backlog and a graceful end() would hold the socket and its buffer until
     // the peer reads, so it is dropped like a dead peer.
     const forced = reason === 'client_disconnect' || reason === 'write_failed' || reason === 'slow_consumer';
+    if (reason === 'client_disconnect')
+      this.owner.logger.debug(this.logFields(), 'connection.abort_detected');
+    else if (reason !== 'completed')
+      this.owner.logger.info({ ...this.logFields(), reason }, 'connection.closing');
     if (!forced && reason !== 'completed' && this.res.writable && this.atFrameBoundary) {
       const frame = this.info.finalFrame
         ? this.info.finalFrame(reason, this)

@@ -14,8 +14,6 @@ export interface Metrics {
   /** Counts one JSON-RPC request and observes its duration. */
   request(method: string, outcome: RequestOutcome, seconds: number): void;
   eventsReplayed(count: number): void;
-  pingSent(): void;
-  pingFailed(): void;
   /** The exposition text for `GET /metrics`. */
   text(): Promise<string>;
   readonly contentType: string;
@@ -103,6 +101,8 @@ export function createMetrics(connections: ConnectionRegistry, sessionCount: () 
   connections.listen({
     opened: (c) => opened.inc({ transport: c.transport }),
     closed: (c, reason) => closed.inc({ transport: c.transport, reason }),
+    pinged: () => pings.inc(),
+    pingFailed: () => pingFailures.inc(),
   });
 
   return {
@@ -114,8 +114,6 @@ export function createMetrics(connections: ConnectionRegistry, sessionCount: () 
       duration.observe({ method: label }, seconds);
     },
     eventsReplayed: (n) => replayed.inc(n),
-    pingSent: () => pings.inc(),
-    pingFailed: () => pingFailures.inc(),
     text: () => registry.metrics(),
   };
 }

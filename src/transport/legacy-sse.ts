@@ -7,7 +7,7 @@ import { sendError } from '../errors.js';
 import { readBody } from '../http/body.js';
 import { acceptedTypes, accepts } from '../http/security.js';
 import { idOf, isJsonRpcMessage } from './json-rpc.js';
-import { messageFrame } from './sse-frames.js';
+import { messageFrame, pingRequestFrame } from './sse-frames.js';
 import { StreamBoundTransport } from './stream-bound-transport.js';
 
 export interface LegacySseDeps {
@@ -50,7 +50,13 @@ export function createLegacySse(deps: LegacySseDeps) {
     const sessionId = randomId();
     // Registered before the server is built, so a client that leaves during
     // setup is noticed by the connection instead of leaving it behind.
-    const connection = deps.registry.open(req, res, { transport: 'legacy-sse', kind: 'session', sessionId });
+    const connection = deps.registry.open(req, res, {
+      transport: 'legacy-sse',
+      kind: 'session',
+      sessionId,
+      // The stream is the server's only way to the client: probe it with JSON-RPC pings.
+      pingRequest: pingRequestFrame,
+    });
     connection.open();
     let server: McpServer;
     try {

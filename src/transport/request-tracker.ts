@@ -86,9 +86,10 @@ export function meterTransport(transport: Transport, tracker: RequestTracker): v
     inbound?.(message, extra);
   };
   transport.send = async (message, options) => {
-    const done = isResponse(message) ? pending.get(message.id) : undefined;
-    if (!done) return send(message, options);
-    pending.delete(message.id);
+    const id = isResponse(message) ? message.id : undefined;
+    const done = id === undefined ? undefined : pending.get(id);
+    if (!done || id === undefined) return send(message, options);
+    pending.delete(id);
     // Ended once the response is written, so a drain never cuts it off.
     try {
       await send(message, options);

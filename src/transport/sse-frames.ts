@@ -24,3 +24,8 @@ export function isRequest(
 ): message is JSONRPCMessage & { id: string | number; method: string } {
   return 'method' in message && 'id' in message && message.id !== undefined && message.id !== null;
 }
+
+/** A JSON-RPC `ping` request from the server, for liveness; not stored, so never replayed. */
+export function pingRequestFrame(id: string): string {
+  return `event: message\ndata: {"jsonrpc":"2.0","id":${JSON.stringify(id)},"method":"ping"}\n\n`;
+}

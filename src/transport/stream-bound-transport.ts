@@ -1,5 +1,6 @@
 import type { JSONRPCMessage, MessageExtraInfo, Transport } from '@modelcontextprotocol/server';
 import type { SseConnection } from '../connection/sse-connection.js';
+import { isResponse } from './sse-frames.js';
 
 /**
  * An SDK `Transport` whose whole life is one SSE connection (legacy
@@ -32,7 +33,10 @@ export class StreamBoundTransport implements Transport {
 
   /** Hands a client message to the SDK. */
   deliver(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
-    if (!this.connection.closed) this.onmessage?.(message, extra);
+    if (this.connection.closed) return;
+    // Replies to the connection's own liveness pings never reach the SDK, which did not send them.
+    if (isResponse(message) && this.connection.answerPing(message.id)) return;
+    this.onmessage?.(message, extra);
   }
 
   async close(): Promise<void> {

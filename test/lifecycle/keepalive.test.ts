@@ -31,29 +31,53 @@ describe('keepalive and maximum age over real streams', () => {
     t = undefined;
   });
 
-  it('sends `: ping` comment lines on an idle 2025-era GET stream, and counts them', async () => {
-    t = await startTether({ pingIntervalMs: 100 });
+  it('probes an idle 2025-era GET stream with JSON-RPC pings and keeps it while the client answers', async () => {
+    t = await startTether({ pingIntervalMs: 100, maxPingFailures: 2 });
+    const sessionId = await initSession(t.mcpUrl);
+    const s = await openStream(t.mcpUrl, { headers: getHeaders(sessionId) });
+    open.push(s);
+    expect(s.status).toBe(200);
+    const answered = new Set<unknown>();
+    const pingsIn = () => messagesOf(s.frames()).filter((m) => m.method === 'ping');
+    // Answer every ping as a client would, by POSTing the response.
+    while (answered.size < 5) {
+      await s.until(() => pingsIn().some((m) => !answered.has(m.id)), 5_000, 'a new ping request');
+      for (const ping of pingsIn().filter((m) => !answered.has(m.id))) {
+        answered.add(ping.id);
+        const res = await fetch(t.mcpUrl, {
+          method: 'POST',
+          headers: { ...sessionHeaders(sessionId), 'Content-Type': 'application/json' },
+          body: JSON.stringify({ jsonrpc: '2.0', id: ping.id, result: {} }),
+        });
+        expect(res.status).toBe(202);
+      }
+    }
+    const [conn] = [...t.tether.registry.values()];
+    expect(conn?.closed).toBe(false);
+    expect(conn?.consecutiveFailures).toBeLessThan(2);
+    expect(t.logsOf('connection.closed')).toHaveLength(1); // only the initialize response stream
+  });
+
+  it('closes a GET stream whose client never answers its pings with ping_timeout, and counts the failures', async () => {
+    t = await startTether({ pingIntervalMs: 100, maxPingFailures: 3 });
     const sessionId = await initSession(t.mcpUrl);
     const mark = t.logs.length;
     const s = await openStream(t.mcpUrl, { headers: getHeaders(sessionId) });
     open.push(s);
-    expect(s.status).toBe(200);
-    expect(s.headers['content-type']).toBe('text/event-stream');
-
-    await s.until((text) => countPings(text) >= 3, 5_000, 'three pings');
-
-    const [priming, ...rest] = s.frames();
-    expect(priming).toMatchObject({ id: expect.any(String), retry: 1_000, data: '' });
-    expect(rest.length).toBeGreaterThanOrEqual(3);
-    for (const frame of rest) expect(frame).toEqual({ comments: ['ping'] });
-    const [conn] = [...t.tether.registry.values()];
-    await waitFor(() => countPings(s.text()) === conn!.pingsSent, 2_000, 'the client to see every ping');
-
-    s.destroy();
-    await waitFor(() => t!.tether.registry.size === 0, 2_000, 'the stream to close');
-    const closed = closedSince(t, mark);
-    expect(closed).toHaveLength(1);
-    expect(closed[0]).toMatchObject({ reason: 'client_disconnect', pings_sent: countPings(s.text()) });
+    expect(await s.ended).toBe('end');
+    const pings = messagesOf(s.frames()).filter((m) => m.method === 'ping');
+    // Each interval finds the previous ping unanswered; the third failure closes before a fourth is sent.
+    expect(pings.length).toBe(3);
+    const failures = t.logs.slice(mark).filter((l) => l.msg === 'connection.ping_failed');
+    expect(failures.map((l) => l.consecutive_failures)).toEqual([1, 2, 3]);
+    expect(failures.every((l) => l.why === 'unanswered')).toBe(true);
+    expect(closedSince(t, mark)).toMatchObject([{ reason: 'ping_timeout' }]);
+    expect(t.logs.slice(mark).filter((l) => l.msg === 'connection.max_failures_reached')).toHaveLength(1);
+    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    expect(metrics).toContain('mcp_tether_ping_failures_total 3');
+    expect(metrics).toContain(
+      'mcp_tether_connections_closed_total{transport="streamable-http",reason="ping_timeout"} 1',
+    );
   });
 
   it('does not ping a stream that carries traffic more often than the interval', async () => {

@@ -71,6 +71,8 @@ describe('nothing is left behind after close()', () => {
     t = await startTether({
       setup: recorder.setup,
       pingIntervalMs: 100,
+      // The raw GET client does not answer liveness pings; keep its stream open for the test.
+      maxPingFailures: 1_000,
       idleTimeoutMs: 60_000,
       shutdownGraceMs: 200,
     });

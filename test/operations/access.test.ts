@@ -42,7 +42,9 @@ describe('bearer tokens on every MCP endpoint', () => {
       const missing = await fetch(t.url + path, init);
       expect(missing.status).toBe(401);
       expect(missing.headers.get('www-authenticate')).toBe('Bearer realm="mcp-tether"');
-      expect((await missing.json()).error.data.code).toBe('TETHER_ERR_AUTH_REQUIRED');
+      expect(((await missing.json()) as { error: { data: { code: string } } }).error.data.code).toBe(
+        'TETHER_ERR_AUTH_REQUIRED',
+      );
       const wrong = await fetch(t.url + path, { ...init, headers: { ...init.headers, ...bearer(TOKEN_B) } });
       expect(wrong.status).toBe(401);
       expect(wrong.headers.get('www-authenticate')).toContain('error="invalid_token"');

@@ -9,9 +9,9 @@ import type {
 } from '@modelcontextprotocol/server';
 import type { CloseReason } from '../../connection/close-reason.js';
 import type { ConnectionRegistry } from '../../connection/registry.js';
-import { randomId, type SseConnection } from '../../connection/sse-connection.js';
+import { LIVENESS_PING_PREFIX, randomId, type SseConnection } from '../../connection/sse-connection.js';
 import type { EventStore, StoredEvent } from '../../session/event-store.js';
-import { isRequest, isResponse, messageFrame, primingFrame } from '../sse-frames.js';
+import { isRequest, isResponse, messageFrame, pingRequestFrame, primingFrame } from '../sse-frames.js';
 
 /** A resumable stream of one session: a POST's responses or the standalone GET stream. */
 interface LogicalStream {
@@ -91,9 +91,10 @@ export class SessionTransport implements Transport {
   handlePost(
     req: IncomingMessage,
     res: ServerResponse,
-    messages: JSONRPCMessage[],
+    received: JSONRPCMessage[],
     authInfo: AuthInfo | undefined,
   ): void {
+    const messages = received.filter((m) => !(isResponse(m) && this.isPingReply(m)));
     const requests = messages.filter(isRequest);
     if (requests.length === 0) {
       res.writeHead(202, { 'Mcp-Session-Id': this.sessionId }).end();
@@ -205,6 +206,13 @@ export class SessionTransport implements Transport {
     if (stream.pending.size === 0) this.finish(stream);
   }
 
+  /** Consumes replies to liveness pings; the SDK never sent them, so it must not see them. */
+  private isPingReply(message: JSONRPCMessage & { id: RequestId }): boolean {
+    if (typeof message.id !== 'string' || !message.id.startsWith(LIVENESS_PING_PREFIX)) return false;
+    this.standalone?.connection?.answerPing(message.id);
+    return true;
+  }
+
   private noteNegotiatedVersion(message: JSONRPCMessage): void {
     const result = (message as { result?: { protocolVersion?: unknown } }).result;
     if (typeof result?.protocolVersion === 'string') this.protocolVersion = result.protocolVersion;
@@ -233,6 +241,8 @@ export class SessionTransport implements Transport {
       transport: 'streamable-http',
       kind: stream.kind,
       sessionId: this.sessionId,
+      // The standalone stream is how the server reaches the client: probe it with JSON-RPC pings.
+      pingRequest: stream.kind === 'standalone' ? pingRequestFrame : undefined,
     });
     connection.open({ 'Mcp-Session-Id': this.sessionId });
     connection.signal.addEventListener(
