@@ -37,6 +37,17 @@ export const ERRORS = {
     rpc: -32000,
     message: 'Service unavailable: the server is draining',
   },
+  TETHER_ERR_HTTP_AT_CAPACITY: {
+    status: 503,
+    rpc: -32000,
+    message: 'Service unavailable: the server holds as many streams as it accepts; retry later',
+  },
+  TETHER_ERR_HTTP_CLIENT_AT_CAPACITY: {
+    status: 503,
+    rpc: -32000,
+    message:
+      'Service unavailable: this client holds as many streams as one client may; close one or retry later',
+  },
   TETHER_ERR_RPC_PARSE: { status: 400, rpc: -32700, message: 'Parse error: the body is not valid JSON' },
   TETHER_ERR_RPC_INVALID_REQUEST: { status: 400, rpc: -32600, message: 'Invalid Request' },
   TETHER_ERR_SESSION_REQUIRED: {

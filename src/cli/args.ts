@@ -19,6 +19,8 @@ const FLAGS = {
   'max-connection-age': { kind: 'duration', env: 'MCP_TETHER_MAX_CONNECTION_AGE' },
   'idle-timeout': { kind: 'duration', env: 'MCP_TETHER_IDLE_TIMEOUT' },
   'allowed-origins': { kind: 'list', env: 'MCP_TETHER_ALLOWED_ORIGINS' },
+  'max-connections': { kind: 'integer', env: 'MCP_TETHER_MAX_CONNECTIONS' },
+  'max-connections-per-client': { kind: 'integer', env: 'MCP_TETHER_MAX_CONNECTIONS_PER_CLIENT' },
   'shutdown-grace': { kind: 'duration', env: 'MCP_TETHER_SHUTDOWN_GRACE' },
   'log-level': { kind: 'string', env: 'MCP_TETHER_LOG_LEVEL' },
   'log-format': { kind: 'string', env: 'MCP_TETHER_LOG_FORMAT' },
@@ -42,6 +44,8 @@ Options (environment variable in brackets):
   --max-connection-age <dur>    max age of one stream, 0 = none (default 1h) [MCP_TETHER_MAX_CONNECTION_AGE]
   --idle-timeout <dur>          idle TTL of a 2025-era session, 0 = none (default 30m) [MCP_TETHER_IDLE_TIMEOUT]
   --allowed-origins <list>      comma-separated origins allowed from browsers, or * [MCP_TETHER_ALLOWED_ORIGINS]
+  --max-connections <n>         open streams in all before 503, 0 = no cap (default 10000) [MCP_TETHER_MAX_CONNECTIONS]
+  --max-connections-per-client <n>  open streams per client address, 0 = no cap (default 0) [MCP_TETHER_MAX_CONNECTIONS_PER_CLIENT]
   --shutdown-grace <dur>        on SIGTERM/SIGINT, time in-flight calls may finish (default 10s) [MCP_TETHER_SHUTDOWN_GRACE]
   --log-level <level>           fatal|error|warn|info|debug|trace|silent (default info) [MCP_TETHER_LOG_LEVEL]
   --log-format <fmt>            pretty|json (default: pretty on a terminal) [MCP_TETHER_LOG_FORMAT]
@@ -127,6 +131,8 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeCom
   set('idleTimeoutMs', get('idle-timeout'));
   set('allowedOrigins', get('allowed-origins'));
   set('shutdownGraceMs', get('shutdown-grace'));
+  set('maxConnections', get('max-connections'));
+  set('maxConnectionsPerClient', get('max-connections-per-client'));
   set('logLevel', get('log-level'));
   set('logFormat', get('log-format'));
   set('authTokens', get('auth-token'));

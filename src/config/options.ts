@@ -18,6 +18,8 @@ export const DEFAULT_RETRY_MS = 1_000;
 export const DEFAULT_MAX_EVENTS_PER_STREAM = 1_000;
 /** How long a drain waits for in-flight requests before closing their streams. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+/** Open streams the process accepts before answering 503. */
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8000;
 
@@ -49,6 +51,10 @@ export interface TetherOptions {
   maxEventsPerStream?: number;
   /** On `close()`, how long in-flight requests may run before their streams are closed. Default {@link DEFAULT_SHUTDOWN_GRACE_MS}. */
   shutdownGraceMs?: number;
+  /** Open streams accepted in all; past it, requests that open streams get 503 + `Retry-After`. `0` = no cap. Default {@link DEFAULT_MAX_CONNECTIONS}. */
+  maxConnections?: number;
+  /** Open streams accepted per client address; `0` = no cap. Default `0` (behind a proxy every client shares its address). */
+  maxConnectionsPerClient?: number;
   /** Mount prefix stripped from request paths, e.g. `/tools` when mounted at `/tools/mcp`. Default `''`. */
   basePath?: string;
   /** Server name and version announced to clients. Default `mcp-tether` and the package version. */
@@ -87,6 +93,8 @@ export interface ResolvedTetherOptions {
   readonly maxEventsPerStream: number;
   readonly basePath: string;
   readonly shutdownGraceMs: number;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerClient: number;
   readonly serverInfo: Readonly<{ name: string; version: string }>;
   readonly logLevel: string;
   readonly logFormat: 'pretty' | 'json' | undefined;
@@ -173,6 +181,8 @@ export function resolveOptions(options: TetherOptions, packageVersion: string): 
       1,
     ),
     basePath,
+    maxConnections: integer('maxConnections', options.maxConnections, DEFAULT_MAX_CONNECTIONS, 0),
+    maxConnectionsPerClient: integer('maxConnectionsPerClient', options.maxConnectionsPerClient, 0, 0),
     shutdownGraceMs: integer('shutdownGraceMs', options.shutdownGraceMs, DEFAULT_SHUTDOWN_GRACE_MS, 0),
     serverInfo: Object.freeze({ ...(options.serverInfo ?? { name: 'mcp-tether', version: packageVersion }) }),
     logLevel,

@@ -30,6 +30,7 @@ export interface RegistryListener {
  */
 export class ConnectionRegistry implements ConnectionOwner {
   private readonly connections = new Map<string, SseConnection>();
+  private readonly perClient = new Map<string, number>();
   private readonly listeners: RegistryListener[] = [];
 
   /**
@@ -60,6 +61,11 @@ export class ConnectionRegistry implements ConnectionOwner {
     return this.connections.values();
   }
 
+  /** Open streams of one client address. */
+  countByClient(clientIp: string): number {
+    return this.perClient.get(clientIp) ?? 0;
+  }
+
   countBy(transport: TransportName): number {
     let n = 0;
     for (const c of this.connections.values()) if (c.transport === transport) n++;
@@ -81,6 +87,7 @@ export class ConnectionRegistry implements ConnectionOwner {
 
   added(connection: SseConnection): void {
     this.connections.set(connection.id, connection);
+    this.perClient.set(connection.clientIp, (this.perClient.get(connection.clientIp) ?? 0) + 1);
     this.logger.info(connection.logFields(), 'connection.opened');
     for (const l of this.listeners) l.opened?.(connection);
   }
@@ -104,6 +111,9 @@ export class ConnectionRegistry implements ConnectionOwner {
 
   removed(connection: SseConnection, reason: CloseReason): void {
     if (!this.connections.delete(connection.id)) return;
+    const left = (this.perClient.get(connection.clientIp) ?? 1) - 1;
+    if (left > 0) this.perClient.set(connection.clientIp, left);
+    else this.perClient.delete(connection.clientIp);
     const now = Date.now();
     const level =
       reason === 'error' || reason === 'write_failed' || reason === 'slow_consumer' ? 'warn' : 'info';
