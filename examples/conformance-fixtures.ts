@@ -21,6 +21,11 @@
  * `test_reconnection` calls `ctx.http.closeSSE()`; and `test_trigger_*_change`
  * call `server.send*ListChanged()`, which on the 2026-07-28 path must be
  * published to the `subscriptions/listen` bus.
+ *
+ * The tasks extension tools (SEP-2663: `slow_compute`, `failing_job`,
+ * `protocol_error_job`, `confirm_delete`, `multi_input`, `test_tool_with_task`)
+ * are registered with mcp-tether's `registerTaskTool`; the runtime owns the
+ * task store, `tasks/get|update|cancel` and the extension capability.
  */
 
 import type {
@@ -44,6 +49,7 @@ import {
   ProtocolErrorCode,
   ResourceTemplate,
 } from '@modelcontextprotocol/server';
+import { registerTaskTool } from 'mcp-tether';
 import * as z from 'zod';
 
 export interface FixtureContext {
@@ -111,6 +117,21 @@ export const serverOptions: Pick<McpServerOptions, 'requestState'> = {
 };
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Like `sleep`, but rejects as soon as `signal` aborts (a cancelled task stops at once). */
+const sleepUnlessAborted = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
 
 const text = (value: string): CallToolResult => ({ content: [{ type: 'text', text: value }] });
 
@@ -700,6 +721,115 @@ export default function setup(server: McpServer, ctx: FixtureContext): void {
     async () => {
       server.sendPromptListChanged();
       return text('Prompt list change announced');
+    },
+  );
+
+  // ===== Tasks extension (SEP-2663, io.modelcontextprotocol/tasks; tasks-* scenarios) =====
+  // A task tool becomes a task when the 2026-07-28 request declares the extension; an
+  // `optional` one runs inside the request otherwise, a `required` one is refused (-32021).
+
+  server.registerTool(
+    'greet',
+    { description: 'Sync-only greeting (never a task)', inputSchema: z.object({ name: z.string() }) },
+    async ({ name }) => text(`Hello, ${name}!`),
+  );
+
+  registerTaskTool(
+    server,
+    'slow_compute',
+    {
+      description: 'Sleeps `seconds` seconds, then answers; cancellable',
+      inputSchema: z.object({ seconds: z.number().min(0).max(3600), label: z.string().optional() }),
+    },
+    async ({ seconds, label }, task) => {
+      await sleepUnlessAborted(seconds * 1000, task.signal);
+      return text(`slow_compute${label ? ` ${label}` : ''} finished after ${seconds}s`);
+    },
+  );
+
+  // Registered as `required`: a client without the extension gets -32021 before it runs.
+  registerTaskTool(
+    server,
+    'failing_job',
+    { description: 'Always reports a tool execution error after ~1s', taskSupport: 'required' },
+    async (_args, task) => {
+      await sleepUnlessAborted(1000, task.signal);
+      return { content: [{ type: 'text', text: 'failing_job failed, as it always does' }], isError: true };
+    },
+  );
+
+  // A protocol-level error: the task ends `failed` with the JSON-RPC error inlined.
+  registerTaskTool(
+    server,
+    'protocol_error_job',
+    { description: 'Fails with a JSON-RPC protocol error' },
+    async (_args, task) => {
+      await sleepUnlessAborted(200, task.signal);
+      throw new ProtocolError(
+        ProtocolErrorCode.InternalError,
+        'protocol_error_job failed at the protocol level',
+      );
+    },
+  );
+
+  // Parks the task on one elicitation; `tasks/update` resumes it.
+  registerTaskTool(
+    server,
+    'confirm_delete',
+    {
+      description: 'Asks for confirmation, then "deletes" the file',
+      inputSchema: z.object({ filename: z.string() }),
+    },
+    async ({ filename }, task) => {
+      const answers = await task.requestInput({
+        confirm: inputRequired.elicit({
+          message: `Delete ${filename}?`,
+          requestedSchema: {
+            type: 'object',
+            properties: { confirm: { type: 'boolean' } },
+            required: ['confirm'],
+          },
+        }),
+      });
+      const confirmed = acceptedContent<{ confirm?: unknown }>(answers, 'confirm')?.confirm === true;
+      return text(confirmed ? `Deleted ${filename}` : `Kept ${filename}`);
+    },
+  );
+
+  // Two elicitations pending at once; they may be answered one at a time.
+  registerTaskTool(
+    server,
+    'multi_input',
+    { description: 'Asks two questions in parallel' },
+    async (_args, task) => {
+      const [first, second] = await Promise.all([
+        task.requestInput({ first: nameRequest('First: what is your name?') }),
+        task.requestInput({ second: nameRequest('Second: what is your name?') }),
+      ]);
+      const nameOf = (answers: Record<string, unknown>, key: string) =>
+        String(acceptedContent<{ name?: unknown }>(answers, key)?.name ?? '(none)');
+      return text(`first=${nameOf(first, 'first')}, second=${nameOf(second, 'second')}`);
+    },
+  );
+
+  // MRTR, then a task: round 1 asks for `user_name`, the round that has it creates the task.
+  registerTaskTool(
+    server,
+    'test_tool_with_task',
+    {
+      description: 'Gathers the user name by multi-round-trip, then greets from a task',
+      taskSupport: 'required',
+      prepare: (_args, c) => {
+        const answer = acceptedContent<{ name?: unknown }>(c.mcpReq.inputResponses, 'user_name');
+        if (typeof answer?.name !== 'string') {
+          return inputRequired({ inputRequests: { user_name: nameRequest('What is your name?') } });
+        }
+        return { name: answer.name };
+      },
+    },
+    async (_args, task) => {
+      await sleepUnlessAborted(100, task.signal);
+      return text(`Hello, ${task.prepared.name}! (from a task)`);
     },
   );
 

@@ -27,3 +27,23 @@ export {
 } from './http/server.js';
 export { type EventStore, MemoryEventStore, type StoredEvent } from './session/event-store.js';
 export { MemorySessionStore, type SessionRecord, type SessionStore } from './session/session-store.js';
+export {
+  type CreateTaskResult,
+  type DetailedTask,
+  MemoryTaskStore,
+  type MemoryTaskStoreOptions,
+  registerTaskTool,
+  TASKS_EXTENSION_ID,
+  type Task,
+  TaskCapacityError,
+  type TaskContext,
+  type TaskError,
+  type TaskPatch,
+  type TaskRecord,
+  type TaskRuntimeOptions,
+  type TaskStatus,
+  type TaskStore,
+  type TaskSupport,
+  type TaskToolConfig,
+  type TaskToolHandler,
+} from './tasks/index.js';

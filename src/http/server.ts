@@ -12,6 +12,7 @@ import { createLogger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { MemoryEventStore } from '../session/event-store.js';
 import { MemorySessionStore } from '../session/session-store.js';
+import { TaskRuntime, type TaskRuntimeOptions } from '../tasks/runtime.js';
 import { introspect } from '../transport/introspect.js';
 import { createLegacySse } from '../transport/legacy-sse.js';
 import { meterTransport, RequestTracker } from '../transport/request-tracker.js';
@@ -54,6 +55,13 @@ export interface CreateTetherOptions extends TetherOptions {
    * module may export them as `serverOptions`. Default: the `logging` capability.
    */
   serverOptions?: McpServerOptions;
+  /**
+   * The MCP Tasks extension (`io.modelcontextprotocol/tasks`, 2026-07-28 only): store
+   * bounds, task TTL, poll interval, or your own `TaskStore`. `false` turns it off
+   * (no capability, no `tasks/*` methods; task tools then always run synchronously).
+   * See docs/tasks.md.
+   */
+  tasks?: TaskRuntimeOptions | false;
 }
 
 /** Where a listening server can be reached. */
@@ -148,9 +156,15 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
   const eventStore = options.eventStore ?? new MemoryEventStore(resolved.maxEventsPerStream);
   const sessionStore = options.sessionStore ?? new MemorySessionStore();
 
+  const tasks = options.tasks === false ? undefined : new TaskRuntime({ logger, ...options.tasks });
+
   /** Builds a server for one session or request; its traffic is metered unless it is for introspection. */
   const buildServer = async (era: SetupContext['era'], metered = true): Promise<McpServer> => {
     const server = new McpServer({ ...resolved.serverInfo }, serverOptions);
+    // Tasks extension hook (2026-07-28 only): advertises the extension, installs tasks/get,
+    // tasks/update and tasks/cancel, and lets `registerTaskTool` in the setup function reach
+    // the instance-wide task store. 2025-era instances are left as they are.
+    if (era === 'modern') tasks?.attach(server);
     await setup(server, { era });
     if (metered) {
       const connect = server.connect.bind(server);
@@ -173,6 +187,9 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     onReplayed: (count) => metrics.eventsReplayed(count),
   });
   scheduler.onTick((now) => sessions.sweep(now));
+  scheduler.onTick((now) => {
+    tasks?.sweep(now).catch((err: unknown) => logger.warn({ err }, 'tasks.sweep_failed'));
+  });
   const modern = createModernEndpoint({
     registry,
     logger,
@@ -270,6 +287,38 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     return false;
   }
 
+  const atCapacity = () => resolved.maxConnections > 0 && registry.size >= resolved.maxConnections;
+
+  /**
+   * Requests that open a new stream and so count against the caps: a GET
+   * stream, a new legacy or seed stream, a POST without a session (a new
+   * session or a 2026-07-28 request). POSTs inside a session pass, so a
+   * client at the cap can still answer pings and finish its work.
+   */
+  function opensStream(req: IncomingMessage, path: string): boolean {
+    if (path === '/mcp')
+      return req.method === 'GET' || (req.method === 'POST' && !req.headers['mcp-session-id']);
+    if (path === '/sse') return req.method === 'GET';
+    if (path === '/mcp/sse') return req.method === 'POST' && !(req.url ?? '').includes('connection_id=');
+    return false;
+  }
+
+  function admitStream(req: IncomingMessage, res: ServerResponse): boolean {
+    const clientIp = req.socket.remoteAddress ?? 'unknown';
+    const perClient = resolved.maxConnectionsPerClient;
+    const code = atCapacity()
+      ? 'TETHER_ERR_HTTP_AT_CAPACITY'
+      : perClient > 0 && registry.countByClient(clientIp) >= perClient
+        ? 'TETHER_ERR_HTTP_CLIENT_AT_CAPACITY'
+        : undefined;
+    if (code === undefined) return true;
+    logger.warn({ client_ip: clientIp, connections: registry.size, code }, 'connection.refused');
+    sendError(res, code, {
+      headers: { 'Retry-After': String(Math.max(1, Math.ceil(resolved.retryMs / 1000))) },
+    });
+    return false;
+  }
+
   async function route(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const path = pathOf(req, resolved.basePath);
     if (!hostAllowed(req, loopbackOnly)) {
@@ -285,9 +334,11 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
       case '/healthz':
         sendJson(res, 200, { status: 'ok' });
         return true;
-      case '/readyz':
-        sendJson(res, draining ? 503 : 200, { status: draining ? 'draining' : 'ready' });
+      case '/readyz': {
+        const status = draining ? 'draining' : atCapacity() ? 'at_capacity' : 'ready';
+        sendJson(res, status === 'ready' ? 200 : 503, { status });
         return true;
+      }
       case '/metrics':
         res.writeHead(200, { 'Content-Type': metrics.contentType }).end(await metrics.text());
         return true;
@@ -313,6 +364,7 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
       sendError(res, 'TETHER_ERR_HTTP_UNAVAILABLE', { headers: { 'Retry-After': '1' } });
       return true;
     }
+    if (opensStream(req, path) && !admitStream(req, res)) return true;
     scheduler.start();
     const query = (req.url ?? '').includes('?')
       ? new URL(req.url ?? '/', 'http://x').searchParams
@@ -371,9 +423,12 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     if (!(await requests.idle(resolved.shutdownGraceMs))) {
       logger.warn({ in_flight: requests.active, grace_ms: resolved.shutdownGraceMs }, 'server.grace_expired');
     }
-    await modern.close();
-    await sessions.closeAll('shutdown');
+    // Streams first, so each gets its final event with reason `shutdown` before
+    // the SDK's per-request exchanges and the sessions are torn down.
     registry.closeAll('shutdown');
+    await modern.close();
+    await tasks?.close();
+    await sessions.closeAll('shutdown');
     scheduler.stop();
     if (server) {
       // Sockets kept alive after their last response become idle only once it
@@ -419,6 +474,7 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     destroy() {
       draining = true;
       void modern.close();
+      void tasks?.close();
       for (const s of [...sessions.values()]) s.transport.closeWith('shutdown');
       void sessions.closeAll('shutdown');
       registry.closeAll('shutdown');
