@@ -4,6 +4,9 @@ import type { ServerResponse } from 'node:http';
  * Every error the HTTP edge answers with: code, HTTP status, JSON-RPC error
  * code and message. Documented in docs/errors.md; a test fails when a code
  * is missing there.
+ *
+ * @example
+ * ERRORS.TETHER_ERR_SESSION_NOT_FOUND.status; // 404
  */
 export const ERRORS = {
   TETHER_ERR_HTTP_NOT_FOUND: { status: 404, rpc: -32000, message: 'Not found' },

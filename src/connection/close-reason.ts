@@ -13,6 +13,9 @@
  * - `shutdown`: the server is stopping.
  * - `manual`: closed on purpose by an operator or a handler (e.g. SSE polling).
  * - `error`: an unexpected server error.
+ *
+ * @example
+ * registry.listen({ closed: (conn, reason) => reason === 'slow_consumer' && alert(conn.clientIp) });
  */
 export const CLOSE_REASONS = [
   'completed',
