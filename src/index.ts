@@ -1,3 +1,7 @@
+export { type BusHandler, type ClusterBus, LocalBus } from './cluster/bus.js';
+export { ClusterUnavailableError } from './cluster/redis-cluster.js';
+export { RedisEventStore } from './cluster/redis-event-store.js';
+export { RedisSessionStore } from './cluster/redis-session-store.js';
 export { parseDuration } from './config/duration.js';
 export {
   DEFAULT_IDLE_TIMEOUT_MS,

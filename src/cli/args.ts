@@ -28,6 +28,7 @@ const FLAGS = {
   'auth-token-file': { kind: 'string', env: 'MCP_TETHER_AUTH_TOKEN_FILE' },
   'admin-token': { kind: 'string', env: 'MCP_TETHER_ADMIN_TOKEN' },
   'sessions-per-minute': { kind: 'integer', env: 'MCP_TETHER_SESSIONS_PER_MINUTE' },
+  redis: { kind: 'string', env: 'MCP_TETHER_REDIS_URL' },
 } as const satisfies Record<string, { kind: Kind; env: string }>;
 
 type Flag = keyof typeof FLAGS;
@@ -53,6 +54,8 @@ Options (environment variable in brackets):
   --auth-token-file <path>      file with one accepted token per line (# comments) [MCP_TETHER_AUTH_TOKEN_FILE]
   --admin-token <token>         token for the admin API /mcp/connections (off without) [MCP_TETHER_ADMIN_TOKEN]
   --sessions-per-minute <n>     new sessions per client address per minute, 0 = unlimited [MCP_TETHER_SESSIONS_PER_MINUTE]
+  --redis <url>                 Redis for sessions, events and routing across nodes, e.g.
+                                redis://127.0.0.1:6379 (default: none, one process) [MCP_TETHER_REDIS_URL]
   -h, --help                    show this help
 
 Durations: 500ms, 15s, 2m, 1h (a bare number is milliseconds).`;
@@ -138,6 +141,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeCom
   set('authTokens', get('auth-token'));
   set('adminToken', get('admin-token'));
   set('sessionsPerMinute', get('sessions-per-minute'));
+  set('redisUrl', get('redis'));
   return {
     options,
     toolsModule: get('tools') as string | undefined,

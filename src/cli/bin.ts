@@ -48,6 +48,11 @@ async function main(argv: string[]): Promise<void> {
   const tools = parsed.toolsModule === undefined ? undefined : await loadToolsModule(parsed.toolsModule);
   const tether = createTether({ ...parsed.options, ...tools });
   try {
+    await tether.start();
+  } catch (err) {
+    fail(`${(err as Error).message} (--redis)`);
+  }
+  try {
     await tether.listen();
   } catch (err) {
     fail(`cannot listen on ${tether.options.host}:${tether.options.port}: ${(err as Error).message}`);

@@ -77,6 +77,12 @@ export interface TetherOptions {
   sessionStore?: SessionStore;
   /** Event store for `Last-Event-ID` resumption. Default: in memory. */
   eventStore?: EventStore;
+  /**
+   * Redis URL (`redis://host:port`): sessions, events and message routing are
+   * shared so any number of nodes behave as one server (docs/scaling.md).
+   * Unset: one process, everything in memory.
+   */
+  redisUrl?: string;
 }
 
 /** {@link TetherOptions} after defaults and validation; frozen. */
@@ -102,11 +108,17 @@ export interface ResolvedTetherOptions {
   readonly adminToken: string | undefined;
   readonly sessionsPerMinute: number;
   readonly sessionBurst: number;
+  readonly redisUrl: string | undefined;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-/** Raised for invalid options, at start-up rather than at the first request. */
+/**
+ * Raised for invalid options, at start-up rather than at the first request.
+ *
+ * @example
+ * try { createTether({ port: 70_000 }); } catch (e) { if (e instanceof InvalidOptionError) console.error(e.message); }
+ */
 export class InvalidOptionError extends Error {
   override readonly name = 'InvalidOptionError';
   readonly code = 'TETHER_ERR_CONFIG_INVALID';
@@ -131,6 +143,20 @@ function origin(text: string): string {
       `allowedOrigins: "${text}" is not an origin such as https://app.example.com`,
     );
   }
+}
+
+function redisUrl(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new InvalidOptionError(`redisUrl: "${text}" is not a URL such as redis://127.0.0.1:6379`);
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new InvalidOptionError(`redisUrl: expected a redis:// or rediss:// URL, got "${text}"`);
+  }
+  return text;
 }
 
 /**
@@ -191,5 +217,6 @@ export function resolveOptions(options: TetherOptions, packageVersion: string): 
     adminToken: options.adminToken,
     sessionsPerMinute: integer('sessionsPerMinute', options.sessionsPerMinute, 0, 0),
     sessionBurst: integer('sessionBurst', options.sessionBurst, 10, 1),
+    redisUrl: redisUrl(options.redisUrl),
   });
 }

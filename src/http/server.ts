@@ -3,6 +3,8 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { McpServer, type McpServerOptions, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
+import { RedisCluster } from '../cluster/redis-cluster.js';
+import { ClusterServerEventBus } from '../cluster/server-event-bus.js';
 import { type ResolvedTetherOptions, resolveOptions, type TetherOptions } from '../config/options.js';
 import { KeepaliveScheduler } from '../connection/keepalive-scheduler.js';
 import { ConnectionRegistry } from '../connection/registry.js';
@@ -25,6 +27,7 @@ import { TokenAuth } from './auth.js';
 import { applyCors } from './cors.js';
 import { RateLimiter } from './rate-limit.js';
 import { hostAllowed, isLoopbackBind, originAllowed } from './security.js';
+import { isTestPagePath, serveTestPage } from './static.js';
 
 /** Revisions of the stateless era served on `/mcp` alongside the 2025-era ones. */
 const MODERN_PROTOCOL_VERSIONS = ['2026-07-28'];
@@ -88,8 +91,16 @@ export interface Tether {
   readonly sessions: StreamableHttpSessions;
   /** The instance's Prometheus metrics (also served on `GET /metrics`). */
   readonly metrics: Metrics;
-  /** Publishes change notifications to open 2026-07-28 `subscriptions/listen` streams. */
+  /** Publishes change notifications to open 2026-07-28 `subscriptions/listen` streams (of every node, with Redis). */
   readonly notify: ModernEndpoint['notify'];
+  /**
+   * With `redisUrl`: connects to Redis and joins the cluster (`listen()` does
+   * it first). Rejects with a clear message when Redis is unreachable.
+   * Without `redisUrl`: resolves at once.
+   */
+  start(): Promise<void>;
+  /** This node's id in the cluster; undefined without `redisUrl`. */
+  readonly nodeId: string | undefined;
 }
 
 function pathOf(req: IncomingMessage, basePath: string): string {
@@ -153,8 +164,38 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
   const metrics = createMetrics(registry, () => sessionCount());
   const requests = new RequestTracker(metrics);
   const scheduler = new KeepaliveScheduler(registry, resolved);
-  const eventStore = options.eventStore ?? new MemoryEventStore(resolved.maxEventsPerStream);
-  const sessionStore = options.sessionStore ?? new MemorySessionStore();
+  // With Redis, sessions, events and message routing are shared by every node (docs/scaling.md).
+  const cluster =
+    resolved.redisUrl === undefined
+      ? undefined
+      : new RedisCluster({
+          url: resolved.redisUrl,
+          logger,
+          maxEventsPerStream: resolved.maxEventsPerStream,
+          idleTimeoutMs: resolved.idleTimeoutMs,
+        });
+  cluster?.registerMetrics(metrics.registry);
+  const eventStore =
+    options.eventStore ?? cluster?.events ?? new MemoryEventStore(resolved.maxEventsPerStream);
+  const sessionStore = options.sessionStore ?? cluster?.sessions ?? new MemorySessionStore();
+  const listenBus = cluster
+    ? new ClusterServerEventBus(cluster.bus, (error) =>
+        logger.warn({ err: error.message }, 'listen.delivery_failed'),
+      )
+    : undefined;
+  let starting: Promise<void> | undefined;
+  const start = (): Promise<void> => {
+    starting ??= (async () => {
+      if (!cluster) return;
+      await cluster.start();
+      await listenBus?.start();
+    })().catch((err: unknown) => {
+      // Not joined: the next call (the next request, when mounted without listen()) tries again.
+      starting = undefined;
+      throw err;
+    });
+    return starting;
+  };
 
   const tasks = options.tasks === false ? undefined : new TaskRuntime({ logger, ...options.tasks });
 
@@ -185,6 +226,7 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     idleTimeoutMs: resolved.idleTimeoutMs,
     createServer: () => buildServer('legacy'),
     onReplayed: (count) => metrics.eventsReplayed(count),
+    router: cluster,
   });
   scheduler.onTick((now) => sessions.sweep(now));
   scheduler.onTick((now) => {
@@ -195,6 +237,7 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     logger,
     maxBodyBytes: resolved.maxBodyBytes,
     createServer: () => buildServer('modern'),
+    ...(listenBus ? { bus: listenBus } : {}),
   });
   const streamableHttp = createStreamableHttpHandler({
     sessions,
@@ -202,6 +245,7 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     logger,
     maxBodyBytes: resolved.maxBodyBytes,
     admitSession: (req, res) => admitSession(req, res),
+    ...(cluster ? { clusterHealthy: () => cluster.healthy } : {}),
   });
   const streamDeps = {
     registry,
@@ -251,7 +295,10 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
         ),
         endpoint('GET', '/mcp/stdio', 'this server description'),
         endpoint('GET', '/healthz', 'liveness'),
-        endpoint('GET', '/readyz', 'readiness (503 while draining)'),
+        endpoint('GET', '/readyz', 'readiness (503 while draining or at the connection cap)'),
+        endpoint('GET', '/metrics', 'Prometheus metrics'),
+        endpoint('GET', '/mcp/connections', 'admin: live connections (needs the admin token)'),
+        endpoint('DELETE', '/mcp/connections/<id>', 'admin: close one connection with reason manual'),
       ],
     };
   }
@@ -330,6 +377,11 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
       return true;
     }
     if (applyCors(req, res)) return true;
+    // The interactive test page (public/): static files, no token needed, nothing secret in them.
+    if (isTestPagePath(path)) {
+      await serveTestPage(req, res, path);
+      return true;
+    }
     switch (path) {
       case '/healthz':
         sendJson(res, 200, { status: 'ok' });
@@ -365,6 +417,19 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
       return true;
     }
     if (opensStream(req, path) && !admitStream(req, res)) return true;
+    if (cluster) {
+      // Mounted without listen(): join the cluster on the first request.
+      try {
+        await start();
+      } catch (err) {
+        logger.error({ err: (err as Error).message }, 'cluster.unavailable');
+        sendError(res, 'TETHER_ERR_HTTP_UNAVAILABLE', {
+          detail: 'Service unavailable: the shared session store (Redis) is unreachable; retry shortly',
+          headers: { 'Retry-After': '1' },
+        });
+        return true;
+      }
+    }
     scheduler.start();
     const query = (req.url ?? '').includes('?')
       ? new URL(req.url ?? '/', 'http://x').searchParams
@@ -412,6 +477,7 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
    */
   async function doClose(): Promise<void> {
     draining = true;
+    scheduler.drain();
     logger.info(
       { connections: registry.size, sessions: sessionCount(), in_flight: requests.active },
       'server.draining',
@@ -430,6 +496,8 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     await tasks?.close();
     await sessions.closeAll('shutdown');
     scheduler.stop();
+    listenBus?.stop();
+    await cluster?.close();
     if (server) {
       // Sockets kept alive after their last response become idle only once it
       // is flushed; sweep until the server reports closed, then force the rest.
@@ -451,7 +519,10 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     sessions,
     metrics,
     notify: modern.notify,
-    listen(port = resolved.port, host = resolved.host) {
+    nodeId: cluster?.nodeId,
+    start,
+    async listen(port = resolved.port, host = resolved.host) {
+      await start();
       loopbackOnly = isLoopbackBind(host);
       const server = createServer(handler);
       httpServer = server;
@@ -481,6 +552,8 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
       scheduler.stop();
       httpServer?.closeAllConnections();
       httpServer?.close();
+      listenBus?.stop();
+      cluster?.destroy();
     },
   };
 }

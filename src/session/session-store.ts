@@ -6,6 +6,10 @@ export interface SessionRecord {
   protocolVersion: string | undefined;
   /** Opaque identity of the credential that created the session, if any. */
   principal?: string | undefined;
+  /** The client's `initialize` params, so another node can rebuild the session's server. */
+  initParams?: unknown;
+  /** Id of the session's standalone (GET) stream, shared by every node serving the session. */
+  standaloneStreamId?: string | undefined;
 }
 
 /**

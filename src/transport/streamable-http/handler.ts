@@ -20,6 +20,15 @@ export interface StreamableHttpDeps {
   maxBodyBytes: number;
   /** Admission for a new session (rate limit); answers the refusal itself and returns false. */
   admitSession(req: IncomingMessage, res: ServerResponse): boolean;
+  /** Cluster mode: false while the shared store (Redis) is unreachable; new sessions then get 503. */
+  clusterHealthy?: () => boolean;
+}
+
+function refuseUnavailable(res: ServerResponse): void {
+  sendError(res, 'TETHER_ERR_HTTP_UNAVAILABLE', {
+    detail: 'Service unavailable: the shared session store (Redis) is unreachable; retry shortly',
+    headers: { 'Retry-After': '1' },
+  });
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -49,17 +58,27 @@ function negotiate(requested: unknown): string {
 export function createStreamableHttpHandler(deps: StreamableHttpDeps) {
   const { sessions, modern } = deps;
 
-  function sessionFor(
+  async function sessionFor(
     req: IncomingMessage,
     res: ServerResponse,
     principal?: string,
-  ): LiveSession | undefined {
+  ): Promise<LiveSession | undefined> {
     const id = header(req, 'mcp-session-id');
     if (id === undefined) {
       sendError(res, 'TETHER_ERR_SESSION_REQUIRED');
       return undefined;
     }
-    const session = sessions.get(id);
+    let session = sessions.get(id);
+    if (session === undefined && sessions.clustered) {
+      // Cluster mode: a session another node created is rebuilt here from Redis.
+      try {
+        session = await sessions.rehydrate(id);
+      } catch (err) {
+        deps.logger.warn({ session_id: id, err: (err as Error).message }, 'session.rehydrate_failed');
+        refuseUnavailable(res);
+        return undefined;
+      }
+    }
     if (session === undefined || session.principal !== principal) {
       sendError(res, 'TETHER_ERR_SESSION_NOT_FOUND');
       return undefined;
@@ -129,12 +148,27 @@ export function createStreamableHttpHandler(deps: StreamableHttpDeps) {
         return;
       }
       if (!deps.admitSession(req, res)) return;
-      const requested = (init as { params?: { protocolVersion?: unknown } }).params?.protocolVersion;
-      const session = await sessions.create(negotiate(requested), principal);
+      if (deps.clusterHealthy && !deps.clusterHealthy()) {
+        refuseUnavailable(res);
+        return;
+      }
+      const initParams = (init as { params?: { protocolVersion?: unknown } }).params;
+      const requested = initParams?.protocolVersion;
+      let session: LiveSession;
+      try {
+        session = sessions.clustered
+          ? await sessions.create(negotiate(requested), principal, initParams)
+          : await sessions.create(negotiate(requested), principal);
+      } catch (err) {
+        if (!sessions.clustered) throw err;
+        deps.logger.warn({ err: (err as Error).message }, 'session.create_failed');
+        refuseUnavailable(res);
+        return;
+      }
       session.transport.handlePost(req, res, messages, authInfo);
       return;
     }
-    const session = sessionFor(req, res, principal);
+    const session = await sessionFor(req, res, principal);
     if (session) session.transport.handlePost(req, res, messages, authInfo);
   }
 
@@ -143,7 +177,7 @@ export function createStreamableHttpHandler(deps: StreamableHttpDeps) {
       sendError(res, 'TETHER_ERR_HTTP_SSE_NOT_ACCEPTABLE');
       return;
     }
-    const session = sessionFor(req, res, authInfo?.clientId);
+    const session = await sessionFor(req, res, authInfo?.clientId);
     if (!session) return;
     const refused = await session.transport.handleGet(req, res, header(req, 'last-event-id'));
     if (refused?.status === 409) sendError(res, 'TETHER_ERR_SESSION_STREAM_CONFLICT');
@@ -151,7 +185,7 @@ export function createStreamableHttpHandler(deps: StreamableHttpDeps) {
   }
 
   async function del(req: IncomingMessage, res: ServerResponse, authInfo?: AuthInfo): Promise<void> {
-    const session = sessionFor(req, res, authInfo?.clientId);
+    const session = await sessionFor(req, res, authInfo?.clientId);
     if (!session) return;
     await sessions.close(session, 'session_deleted');
     res.writeHead(200).end();

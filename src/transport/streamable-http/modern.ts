@@ -17,6 +17,8 @@ export interface ModernDeps {
   logger: Logger;
   maxBodyBytes: number;
   createServer(): Promise<McpServer>;
+  /** Where `subscriptions/listen` events travel; default in process. Cluster mode passes one shared by every node. */
+  bus?: ServerEventBus;
 }
 
 /** The 2026-07-28 side of `/mcp`. */
@@ -86,9 +88,9 @@ function methodOf(body: unknown): string | undefined {
  * `AbortSignal` at once, which cancels the tool call as the spec requires.
  */
 export function createModernEndpoint(deps: ModernDeps): ModernEndpoint {
-  const bus = new InMemoryServerEventBus((error) =>
-    deps.logger.warn({ err: error.message }, 'listen.delivery_failed'),
-  );
+  const bus =
+    deps.bus ??
+    new InMemoryServerEventBus((error) => deps.logger.warn({ err: error.message }, 'listen.delivery_failed'));
   const factory: McpServerFactory = async () => bridgeChangesToBus(await deps.createServer(), bus);
   const handler = createMcpHandler(factory, {
     legacy: 'reject',

@@ -7,6 +7,7 @@ import type {
   Transport,
   TransportSendOptions,
 } from '@modelcontextprotocol/server';
+import type { ClusterBus } from '../../cluster/bus.js';
 import type { CloseReason } from '../../connection/close-reason.js';
 import type { ConnectionRegistry } from '../../connection/registry.js';
 import { LIVENESS_PING_PREFIX, randomId, type SseConnection } from '../../connection/sse-connection.js';
@@ -22,7 +23,47 @@ interface LogicalStream {
   connection: SseConnection | undefined;
   /** While a resumed connection replays stored events, live frames wait here. */
   backlog: Array<{ eventId: string; frame: string }> | undefined;
+  /** Cluster mode: another node said the stream is done while the backlog was filling. */
+  endedRemotely?: boolean;
 }
+
+/** What a logical stream's shared metadata says (cluster mode). */
+export interface RoutedStreamInfo {
+  session: string | undefined;
+  owner: string | undefined;
+  done: boolean;
+  /** JSON-encoded ids of requests still unanswered. */
+  pending: string[];
+}
+
+/**
+ * How a session's streams reach other nodes (Redis mode only; absent in the
+ * embedded mode, which then behaves exactly as a single process always did).
+ * Every message is appended to the shared event store and published on
+ * `stream:<streamId>`; the node holding that stream's connection subscribes
+ * to the channel while attached.
+ */
+export interface StreamRouter {
+  readonly nodeId: string;
+  readonly bus: ClusterBus;
+  registerStream(streamId: string, sessionId: string, pending?: unknown[]): Promise<void>;
+  settle(streamId: string, requestId: unknown): Promise<void>;
+  markDone(streamId: string): Promise<void>;
+  streamInfo(streamId: string): Promise<RoutedStreamInfo | undefined>;
+  nodeAlive(nodeId: string): Promise<boolean>;
+}
+
+/** Messages on a `stream:<id>` channel. */
+type StreamSignal =
+  | { t: 'ev'; o: string; e: string; m: JSONRPCMessage }
+  | { t: 'end'; o: string }
+  | { t: 'pong'; id: string };
+
+/** Messages on a `session:<id>` channel. */
+export type SessionSignal = { t: 'cancel'; o: string; m: JSONRPCMessage } | { t: 'delete'; o: string };
+
+/** JSON-RPC error code for a request whose node stopped before answering. */
+export const NODE_LOST_CODE = -32603;
 
 export interface SessionTransportDeps {
   registry: ConnectionRegistry;
@@ -32,6 +73,14 @@ export interface SessionTransportDeps {
   onStreamsChanged(openStreams: number): void;
   /** Called with the number of stored events replayed to a resuming client. */
   onReplayed(count: number): void;
+  /** Cluster mode: routes streams between nodes. */
+  router?: StreamRouter | undefined;
+  /** Cluster mode: the session's standalone stream id, shared by every node. */
+  standaloneStreamId?: string | undefined;
+  /** Cluster mode: how often a node watching another node's stream checks that node is alive, ms. */
+  ownerCheckMs?: number;
+  /** Cluster mode: routing failures (Redis errors) are reported here instead of thrown. */
+  onRouteError?(err: unknown, what: string): void;
 }
 
 /** Whether a negotiated revision expects the priming event (2025-11-25 and later). */
@@ -59,6 +108,8 @@ export class SessionTransport implements Transport {
   private readonly storedStreams = new Set<string>();
   private standalone: LogicalStream | undefined;
   private closeReason: CloseReason | undefined;
+  /** The internal `initialize` of {@link rehydrate}, whose answer nobody receives. */
+  private swallow: { id: RequestId; done: () => void } | undefined;
 
   constructor(
     readonly sessionId: string,
@@ -94,13 +145,16 @@ export class SessionTransport implements Transport {
     received: JSONRPCMessage[],
     authInfo: AuthInfo | undefined,
   ): void {
-    const messages = received.filter((m) => !(isResponse(m) && this.isPingReply(m)));
+    const messages = received.filter(
+      (m) => !(isResponse(m) && (this.isPingReply(m) || this.forwardedResponse(m))),
+    );
     const requests = messages.filter(isRequest);
     if (requests.length === 0) {
       res.writeHead(202, { 'Mcp-Session-Id': this.sessionId }).end();
       for (const m of messages) {
         this.onmessage?.(m, authInfo ? { authInfo } : undefined);
         this.releaseCancelled(m);
+        this.forwardCancel(m);
       }
       return;
     }
@@ -110,6 +164,10 @@ export class SessionTransport implements Transport {
       this.requestStreams.set(r.id, stream);
     }
     this.attach(stream, req, res);
+    this.routeError(
+      this.deps.router?.registerStream(stream.id, this.sessionId, [...stream.pending]),
+      'register',
+    );
     const extra: MessageExtraInfo = {
       ...(authInfo ? { authInfo } : {}),
       closeSSEStream: () => stream.connection?.close('manual'),
@@ -133,7 +191,7 @@ export class SessionTransport implements Transport {
   ): Promise<{ status: number; message: string } | undefined> {
     if (lastEventId !== undefined) {
       const streamId = this.deps.eventStore.streamOf(lastEventId);
-      if (streamId === undefined || !this.storedStreams.has(streamId)) {
+      if (streamId === undefined || !(await this.ownsStream(streamId))) {
         return { status: 400, message: 'Last-Event-ID does not belong to this session' };
       }
       await this.resume(streamId, lastEventId, req, res);
@@ -144,12 +202,20 @@ export class SessionTransport implements Transport {
     }
     this.standalone ??= this.newStream('standalone');
     this.attach(this.standalone, req, res);
+    if (this.deps.router) await this.follow(this.standalone, this.standalone.connection);
     return undefined;
   }
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     if (this.closeReason !== undefined) return;
     const response = isResponse(message);
+    if (response && this.swallow?.id === message.id) {
+      const { done } = this.swallow;
+      this.swallow = undefined;
+      if (this.protocolVersion === undefined) this.noteNegotiatedVersion(message);
+      done();
+      return;
+    }
     const relatedId = response ? message.id : options?.relatedRequestId;
     let stream = relatedId === undefined ? undefined : this.requestStreams.get(relatedId);
     if (!stream) {
@@ -161,13 +227,32 @@ export class SessionTransport implements Transport {
       stream = this.standalone;
     }
     if (response && this.protocolVersion === undefined) this.noteNegotiatedVersion(message);
-    const eventId = await this.deps.eventStore.append(stream.id, message);
-    const frame = messageFrame(message, eventId);
-    if (stream.backlog) stream.backlog.push({ eventId, frame });
+    const router = this.deps.router;
+    // Cluster mode: the client's answer to a server-to-client request may be POSTed to any node; its id says which one asked.
+    const outgoing: JSONRPCMessage =
+      router && isRequest(message)
+        ? ({ ...message, id: `${router.nodeId}~${JSON.stringify(message.id)}` } as JSONRPCMessage)
+        : message;
+    let eventId: string | undefined;
+    if (router) {
+      try {
+        eventId = await this.deps.eventStore.append(stream.id, outgoing);
+      } catch (err) {
+        // Redis is down: the message still goes to a local connection, without an id to resume from.
+        this.deps.onRouteError?.(err, 'append');
+      }
+    } else eventId = await this.deps.eventStore.append(stream.id, message);
+    const frame = messageFrame(outgoing, eventId);
+    if (stream.backlog) stream.backlog.push({ eventId: eventId ?? '', frame });
     else stream.connection?.write(frame);
+    if (router && eventId !== undefined) {
+      const signal: StreamSignal = { t: 'ev', o: router.nodeId, e: eventId, m: outgoing };
+      this.routeError(router.bus.publish(`stream:${stream.id}`, signal), 'publish');
+    }
     if (response) {
       stream.pending.delete(message.id);
       this.requestStreams.delete(message.id);
+      if (router && stream.pending.size > 0) this.routeError(router.settle(stream.id, message.id), 'settle');
       if (stream.pending.size === 0) this.finish(stream);
       // The idle TTL counts from the last answer, not from when its stream dropped.
       this.deps.onStreamsChanged(this.openStreams);
@@ -181,7 +266,10 @@ export class SessionTransport implements Transport {
     for (const s of this.streams.values()) s.connection?.close(reason);
     this.streams.clear();
     this.requestStreams.clear();
-    for (const id of this.storedStreams) void this.deps.eventStore.deleteStream(id);
+    // In a cluster another node may still serve the session: its events stay until it is deleted.
+    if (!this.deps.router || reason === 'session_deleted') {
+      for (const id of this.storedStreams) this.deps.eventStore.deleteStream(id).catch(() => {});
+    }
     this.storedStreams.clear();
     this.onclose?.();
   }
@@ -209,7 +297,13 @@ export class SessionTransport implements Transport {
   /** Consumes replies to liveness pings; the SDK never sent them, so it must not see them. */
   private isPingReply(message: JSONRPCMessage & { id: RequestId }): boolean {
     if (typeof message.id !== 'string' || !message.id.startsWith(LIVENESS_PING_PREFIX)) return false;
-    this.standalone?.connection?.answerPing(message.id);
+    const local = this.standalone?.connection;
+    if (local && !local.closed) local.answerPing(message.id);
+    else if (this.deps.router && this.deps.standaloneStreamId !== undefined) {
+      // The standalone stream is held by another node: the reply goes to it.
+      const signal: StreamSignal = { t: 'pong', id: message.id };
+      this.routeError(this.deps.router.bus.publish(`stream:${this.deps.standaloneStreamId}`, signal), 'pong');
+    }
     return true;
   }
 
@@ -219,8 +313,9 @@ export class SessionTransport implements Transport {
   }
 
   private newStream(kind: LogicalStream['kind']): LogicalStream {
+    const shared = kind === 'standalone' ? this.deps.standaloneStreamId : undefined;
     const stream: LogicalStream = {
-      id: randomId(),
+      id: shared ?? randomId(),
       kind,
       pending: new Set(),
       connection: undefined,
@@ -233,6 +328,12 @@ export class SessionTransport implements Transport {
 
   private finish(stream: LogicalStream): void {
     this.streams.delete(stream.id);
+    const router = this.deps.router;
+    if (router) {
+      const signal: StreamSignal = { t: 'end', o: router.nodeId };
+      this.routeError(router.bus.publish(`stream:${stream.id}`, signal), 'publish');
+      this.routeError(router.markDone(stream.id), 'done');
+    }
     if (!stream.backlog) stream.connection?.close('completed');
   }
 
@@ -274,19 +375,31 @@ export class SessionTransport implements Transport {
     const live = this.streams.get(streamId);
     const stream: LogicalStream = live ?? {
       id: streamId,
-      kind: 'response',
+      kind: streamId === this.deps.standaloneStreamId ? 'standalone' : 'response',
       pending: new Set(),
       connection: undefined,
       backlog: undefined,
     };
+    if (stream.kind === 'standalone' && !live && this.deps.router) {
+      // The standalone stream resumed on a node that had not opened it yet: it is the session's from now on.
+      this.standalone ??= stream;
+      this.streams.set(stream.id, stream);
+    }
     stream.connection?.close('manual');
     const connection = this.openConnection(stream, req, res);
     connection.write(`retry: ${this.deps.retryMs}\n\n`);
     stream.connection = connection;
     stream.backlog = [];
+    stream.endedRemotely = false;
     let replayed: StoredEvent[] = [];
+    let info: RoutedStreamInfo | undefined;
     try {
+      // Cluster mode: listen before reading the store, so nothing published in between is lost.
+      if (this.deps.router) await this.follow(stream, connection);
       replayed = (await this.deps.eventStore.eventsAfter(lastEventId)) ?? [];
+      if (this.deps.router && !live) info = await this.deps.router.streamInfo(streamId);
+    } catch (err) {
+      this.deps.onRouteError?.(err, 'replay');
     } finally {
       const seen = new Set<string>();
       for (const e of replayed) {
@@ -298,7 +411,219 @@ export class SessionTransport implements Transport {
       if (replayed.length > 0) this.deps.onReplayed(replayed.length);
     }
     this.deps.onStreamsChanged(this.openStreams);
+    if (stream.kind === 'standalone') return;
     // A stream whose requests all completed has nothing more to send.
-    if (!this.streams.has(streamId)) connection.close('completed');
+    if (!this.deps.router) {
+      if (!this.streams.has(streamId)) connection.close('completed');
+      return;
+    }
+    if (live) {
+      if (!this.streams.has(streamId)) connection.close('completed');
+      return;
+    }
+    if (stream.endedRemotely || info === undefined || info.done) {
+      connection.close('completed');
+      return;
+    }
+    this.watchOwner(stream, connection, info);
+  }
+
+  /** Reports a failed routing call (Redis) without letting it reject anything. */
+  private routeError(op: Promise<unknown> | undefined, what: string): void {
+    op?.catch((err: unknown) => this.deps.onRouteError?.(err, what));
+  }
+
+  /** Whether a stream id belongs to this session: locally known, or (cluster) so recorded in the store. */
+  private async ownsStream(streamId: string): Promise<boolean> {
+    if (this.storedStreams.has(streamId)) return true;
+    const router = this.deps.router;
+    if (!router) return false;
+    if (streamId === this.deps.standaloneStreamId) return true;
+    try {
+      return (await router.streamInfo(streamId))?.session === this.sessionId;
+    } catch (err) {
+      this.deps.onRouteError?.(err, 'stream_info');
+      return false;
+    }
+  }
+
+  /**
+   * Cluster mode: while `connection` is attached to `stream`, frames other
+   * nodes publish for the stream are written to it (this node's own go
+   * straight to the connection in {@link send}).
+   */
+  private async follow(stream: LogicalStream, connection: SseConnection | undefined): Promise<void> {
+    const router = this.deps.router;
+    if (!router || !connection || connection.closed) return;
+    let unsubscribe: (() => void) | undefined;
+    let gone = false;
+    connection.signal.addEventListener(
+      'abort',
+      () => {
+        gone = true;
+        unsubscribe?.();
+      },
+      { once: true },
+    );
+    try {
+      unsubscribe = await router.bus.subscribe(`stream:${stream.id}`, (payload) => {
+        const signal = payload as StreamSignal;
+        if (connection.closed) return;
+        if (signal.t === 'pong') connection.answerPing(signal.id);
+        else if (signal.o === router.nodeId) return;
+        else if (signal.t === 'ev') {
+          const frame = messageFrame(signal.m, signal.e);
+          if (stream.backlog && stream.connection === connection)
+            stream.backlog.push({ eventId: signal.e, frame });
+          else connection.write(frame);
+        } else if (signal.t === 'end') {
+          if (stream.backlog && stream.connection === connection) stream.endedRemotely = true;
+          else if (stream.kind === 'response') connection.close('completed');
+        }
+      });
+    } catch (err) {
+      this.deps.onRouteError?.(err, 'subscribe');
+      return;
+    }
+    if (gone) unsubscribe();
+  }
+
+  /**
+   * Cluster mode: a resumed stream whose requests run on another node. If
+   * that node's heartbeat goes away with requests unanswered, they are
+   * answered with an error the client can retry on, and the stream ends.
+   */
+  private watchOwner(stream: LogicalStream, connection: SseConnection, info: RoutedStreamInfo): void {
+    const router = this.deps.router;
+    if (!router || info.owner === undefined || info.owner === router.nodeId) return;
+    const owner = info.owner;
+    const check = async (): Promise<void> => {
+      if (connection.closed) return;
+      let alive = true;
+      let latest: RoutedStreamInfo | undefined;
+      try {
+        alive = await router.nodeAlive(owner);
+        if (alive) return;
+        latest = await router.streamInfo(stream.id);
+      } catch (err) {
+        this.deps.onRouteError?.(err, 'owner_check');
+        return;
+      }
+      if (!latest || latest.done) {
+        connection.close('completed');
+        return;
+      }
+      for (const raw of latest.pending) {
+        const id = JSON.parse(raw) as RequestId;
+        const message = {
+          jsonrpc: '2.0',
+          id,
+          error: {
+            code: NODE_LOST_CODE,
+            message: `The server node handling this request (${owner}) stopped before answering; the request can be retried`,
+            data: { retryable: true, node: owner },
+          },
+        } as JSONRPCMessage;
+        try {
+          const eventId = await this.deps.eventStore.append(stream.id, message);
+          connection.write(messageFrame(message, eventId));
+        } catch (err) {
+          this.deps.onRouteError?.(err, 'append');
+          connection.write(messageFrame(message));
+        }
+      }
+      this.routeError(router.markDone(stream.id), 'done');
+      connection.close('completed');
+    };
+    const timer = setInterval(() => {
+      void check();
+    }, this.deps.ownerCheckMs ?? 1_000);
+    timer.unref();
+    connection.signal.addEventListener('abort', () => clearInterval(timer), { once: true });
+    void check();
+  }
+
+  /**
+   * Cluster mode: a client's response to a server-to-client request (sampling,
+   * elicitation, roots) carries the asking node's id. This node's own get the
+   * original id back (and go on to the SDK); another node's are forwarded on
+   * `node:<nodeId>` and dropped here (returns true).
+   */
+  private forwardedResponse(message: JSONRPCMessage & { id: RequestId }): boolean {
+    const router = this.deps.router;
+    if (!router || typeof message.id !== 'string') return false;
+    const tilde = message.id.indexOf('~');
+    if (tilde <= 0) return false;
+    const node = message.id.slice(0, tilde);
+    if (node === router.nodeId) {
+      try {
+        (message as { id: RequestId }).id = JSON.parse(message.id.slice(tilde + 1)) as RequestId;
+      } catch {
+        // not one of ours: leave it to the SDK
+      }
+      return false;
+    }
+    this.routeError(router.bus.publish(`node:${node}`, { s: this.sessionId, m: message }), 'publish');
+    return true;
+  }
+
+  /** Cluster mode: a client response another node received for a request this node sent. */
+  deliverForwardedResponse(message: JSONRPCMessage): void {
+    if (this.closeReason !== undefined) return;
+    const id = (message as { id?: unknown }).id;
+    if (typeof id !== 'string') return;
+    const tilde = id.indexOf('~');
+    let original: RequestId;
+    try {
+      original = JSON.parse(id.slice(tilde + 1)) as RequestId;
+    } catch {
+      return;
+    }
+    this.onmessage?.({ ...message, id: original } as JSONRPCMessage);
+  }
+
+  /** Cluster mode: a cancellation POSTed here may be for a request running on another node. */
+  private forwardCancel(message: JSONRPCMessage): void {
+    const router = this.deps.router;
+    if (!router || !('method' in message) || message.method !== 'notifications/cancelled') return;
+    const signal: SessionSignal = { t: 'cancel', o: router.nodeId, m: message };
+    this.routeError(router.bus.publish(`session:${this.sessionId}`, signal), 'publish');
+  }
+
+  /** Cluster mode: a cancellation another node received for this session. */
+  deliverRemoteCancel(message: JSONRPCMessage): void {
+    if (this.closeReason !== undefined) return;
+    const requestId = (message as { params?: { requestId?: unknown } }).params?.requestId;
+    if (
+      (typeof requestId !== 'string' && typeof requestId !== 'number') ||
+      !this.requestStreams.has(requestId)
+    )
+      return;
+    this.onmessage?.(message);
+    this.releaseCancelled(message);
+  }
+
+  /**
+   * Cluster mode: rebuilds the SDK side of a session another node created,
+   * by replaying the client's `initialize` and `notifications/initialized`
+   * internally; the answer is swallowed.
+   */
+  async rehydrate(initParams: unknown): Promise<void> {
+    const id = `tether-rehydrate-${randomId()}`;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.swallow = undefined;
+        resolve();
+      }, 5_000);
+      this.swallow = {
+        id,
+        done: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      this.onmessage?.({ jsonrpc: '2.0', id, method: 'initialize', params: initParams } as JSONRPCMessage);
+    });
+    this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/initialized' } as JSONRPCMessage);
   }
 }
