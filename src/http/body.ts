@@ -79,7 +79,9 @@ export function answerBodyFailure(
   if (result.tooLarge) {
     // No `Connection: close`: the rest of the body is drained, and cutting the socket while a
     // proxy is still sending it turns this 413 into the proxy's 502.
-    sendError(res, 'TETHER_ERR_HTTP_BODY_TOO_LARGE', { detail: `Request body too large: the limit is ${maxBytes} bytes` });
+    sendError(res, 'TETHER_ERR_HTTP_BODY_TOO_LARGE', {
+      detail: `Request body too large: the limit is ${maxBytes} bytes`,
+    });
   } else if (result.consumed) {
     sendError(res, 'TETHER_ERR_HTTP_BODY_CONSUMED');
   }
