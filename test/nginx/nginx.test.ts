@@ -33,7 +33,8 @@ describe.skipIf(!hasNginx())('behind nginx (config from docs/deploying-behind-ng
   let stopTap: () => void;
 
   beforeAll(async () => {
-    t = await startTether({ pingIntervalMs: PING_MS });
+    // Raw clients here never answer liveness pings; keep their streams for the length of a test.
+    t = await startTether({ pingIntervalMs: PING_MS, maxPingFailures: 1_000 });
     ({ written, stop: stopTap } = tapWrites(t.tether.registry));
     nginx = await startNginx(Number(new URL(t.url).port));
   });
