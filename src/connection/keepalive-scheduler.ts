@@ -26,6 +26,7 @@ export interface KeepaliveSettings {
 export class KeepaliveScheduler {
   private timer: NodeJS.Timeout | undefined;
   private readonly hooks: Array<(now: number) => void> = [];
+  private draining = false;
   readonly tickMs: number;
 
   constructor(
@@ -49,6 +50,15 @@ export class KeepaliveScheduler {
 
   get running(): boolean {
     return this.timer !== undefined;
+  }
+
+  /**
+   * From now on, liveness pings are neither sent nor counted: a draining
+   * server refuses the replies itself, so a silent client proves nothing.
+   * Keepalives, age and buffer checks go on.
+   */
+  drain(): void {
+    this.draining = true;
   }
 
   onTick(hook: (now: number) => void): void {
@@ -76,20 +86,26 @@ export class KeepaliveScheduler {
         conn.close('max_age');
         continue;
       }
-      if (now - conn.lastWriteAt < pingIntervalMs) continue;
       if (conn.bufferedBytes > 0) {
-        // The last interval's frames are still queued: the client is not reading.
-        if (this.fail(conn, 'undrained', 'slow_consumer')) continue;
-        conn.lastWriteAt = now;
+        // Frames queued a full interval without the buffer draining once: the
+        // client is not reading. Checked whether or not the stream is still
+        // being written to, so a producer that keeps writing to a peer that
+        // stopped reading cannot grow the buffer without bound.
+        if (now - conn.lastDrainAt >= pingIntervalMs) {
+          conn.lastDrainAt = now;
+          this.fail(conn, 'undrained', 'slow_consumer');
+        }
         continue;
       }
-      if (conn.outstandingPing !== undefined) {
+      conn.lastDrainAt = now;
+      // Without liveness pings, a drained buffer is the only proof of a reading client.
+      if (!conn.probesLiveness) conn.consecutiveFailures = 0;
+      if (now - conn.lastWriteAt < pingIntervalMs) continue;
+      if (conn.outstandingPing !== undefined && !this.draining) {
         // A liveness ping from the previous interval was never answered.
         if (this.fail(conn, 'unanswered', 'ping_timeout')) continue;
-      } else if (!conn.probesLiveness) {
-        conn.consecutiveFailures = 0;
       }
-      conn.writeKeepalive();
+      conn.writeKeepalive(!this.draining);
     }
     for (const hook of this.hooks) hook(now);
   }

@@ -74,6 +74,12 @@ export class SseConnection {
   readonly userAgent: string;
   readonly openedAt: number;
   lastWriteAt: number;
+  /**
+   * When the send buffer was last seen empty or drained (or a backlog failure
+   * was last counted): a buffer that stays backed up a full ping interval past
+   * this counts a failure, however often the stream is written to.
+   */
+  lastDrainAt: number;
   pingsSent = 0;
   consecutiveFailures = 0;
   bytesWritten = 0;
@@ -103,6 +109,7 @@ export class SseConnection {
     this.userAgent = String(req.headers['user-agent'] ?? '');
     this.openedAt = Date.now();
     this.lastWriteAt = this.openedAt;
+    this.lastDrainAt = this.openedAt;
     this.res = res;
     this.owner = owner;
     this.info = info;
@@ -112,6 +119,9 @@ export class SseConnection {
     });
     res.on('error', () => {
       if (this.closeReason === undefined) this.close('write_failed');
+    });
+    res.on('drain', () => {
+      this.lastDrainAt = Date.now();
     });
     owner.added(this);
   }
@@ -181,11 +191,14 @@ export class SseConnection {
     });
   }
 
-  /** Writes a keepalive frame if the stream sits at a frame boundary. */
-  writeKeepalive(): void {
+  /**
+   * Writes a keepalive frame if the stream sits at a frame boundary: a
+   * liveness ping on streams that probe, unless `probe` is false.
+   */
+  writeKeepalive(probe = true): void {
     if (!this.atFrameBoundary) return;
     let frame: string;
-    if (this.info.pingRequest) {
+    if (this.info.pingRequest && probe) {
       this.outstandingPing = `${LIVENESS_PING_PREFIX}${this.pingsSent + 1}`;
       frame = this.info.pingRequest(this.outstandingPing);
     } else {
