@@ -1,0 +1,197 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ToolEvent } from '../fixtures/chaos-tools.js';
+import { alive, poll, signalChild, track } from './processes.js';
+import { recordReasons, resultsDir } from './results.js';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const TOOLS = fileURLToPath(new URL('../fixtures/chaos-tools.ts', import.meta.url));
+export const ADMIN_TOKEN = 'chaos-admin-token-0123456789abcdef';
+
+/** A JSON log line of the server, with `t` = its time in ms since the epoch. */
+export type ServerLog = Record<string, unknown> & { msg: string; time: string; t: number };
+
+/** How the server process ended, with the wall time at which the parent saw it exit. */
+export interface ServerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  at: number;
+}
+
+/** `mcp-tether serve` in a child process, with its log lines parsed as they arrive. */
+export interface ChaosServer {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly port: number;
+  readonly url: string;
+  readonly logs: ServerLog[];
+  logsOf(msg: string): ServerLog[];
+  /** Resolves with the first line (already logged or to come) matching `predicate`. */
+  waitForLog(predicate: (l: ServerLog) => boolean, timeoutMs: number, what: string): Promise<ServerLog>;
+  /** Every tool event the chaos tools module recorded so far. */
+  toolEvents(): ToolEvent[];
+  /** Path whose existence makes the tools module's setup throw. */
+  readonly faultFile: string;
+  readonly exited: Promise<ServerExit>;
+  /** Sends `signal` by PID; returns `Date.now()` taken just before. */
+  signal(signal: NodeJS.Signals): number;
+  /** Records the close reasons it logged, then SIGKILLs it by PID if it still runs. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `node --expose-gc --import tsx src/cli/bin.ts serve` on 127.0.0.1 with
+ * a free port, JSON logs, the admin API and the chaos tools module.
+ *
+ * @example
+ * const server = await startServer('disconnect', ['--idle-timeout', '1s']);
+ * try { ... } finally { await server.stop(); }
+ */
+export async function startServer(name: string, flags: string[] = []): Promise<ChaosServer> {
+  const dir = resultsDir();
+  const eventsFile = join(dir, `${name}-events.jsonl`);
+  const faultFile = join(dir, `${name}-fault`);
+  const child = spawn(
+    process.execPath,
+    [
+      '--expose-gc',
+      '--import',
+      'tsx',
+      'src/cli/bin.ts',
+      'serve',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--log-format',
+      'json',
+      '--log-level',
+      'info',
+      '--admin-token',
+      ADMIN_TOKEN,
+      '--tools',
+      TOOLS,
+      ...flags,
+    ],
+    {
+      cwd: REPO_ROOT,
+      env: {
+        ...process.env,
+        NO_COLOR: '1',
+        CHAOS_EVENTS_FILE: eventsFile,
+        CHAOS_FAULT_FILE: faultFile,
+        CHAOS_PARENT_PID: String(process.pid),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  track(child);
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('the server process did not start');
+  const logs: ServerLog[] = [];
+  const watchers = new Set<(l: ServerLog) => void>();
+  const raw = createWriteStream(join(dir, `${name}.log`));
+  let partial = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    raw.write(chunk);
+    partial += chunk;
+    const lines = partial.split('\n');
+    partial = lines.pop() ?? '';
+    for (const text of lines) {
+      if (!text.startsWith('{')) continue;
+      const line = JSON.parse(text) as ServerLog;
+      line.t = Date.parse(line.time);
+      logs.push(line);
+      for (const w of [...watchers]) w(line);
+    }
+  });
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+    raw.write(`[stderr] ${chunk}`);
+  });
+  // Timed at 'exit', resolved at 'close': by then every line it printed has been read.
+  const exited = new Promise<ServerExit>((resolve) => {
+    child.once('exit', (code, signal) => {
+      const at = Date.now();
+      child.once('close', () => {
+        raw.end();
+        resolve({ code, signal, at });
+      });
+    });
+  });
+
+  const waitForLog = (predicate: (l: ServerLog) => boolean, timeoutMs: number, what: string) => {
+    const found = logs.find(predicate);
+    if (found) return Promise.resolve(found);
+    return new Promise<ServerLog>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        watchers.delete(watch);
+        reject(new Error(`${name}: no log line for ${what} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const watch = (l: ServerLog) => {
+        if (!predicate(l)) return;
+        clearTimeout(timer);
+        watchers.delete(watch);
+        resolve(l);
+      };
+      watchers.add(watch);
+    });
+  };
+
+  const listening = await Promise.race([
+    waitForLog((l) => l.msg === 'server.listening', 30_000, 'server.listening'),
+    exited.then((e) => {
+      throw new Error(`${name}: server exited (${e.code ?? e.signal}) before listening: ${stderr}`);
+    }),
+  ]);
+  const port = Number(listening.port);
+
+  return {
+    name,
+    child,
+    pid,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    logs,
+    logsOf: (msg) => logs.filter((l) => l.msg === msg),
+    waitForLog,
+    toolEvents: () =>
+      existsSync(eventsFile)
+        ? readFileSync(eventsFile, 'utf8')
+            .split('\n')
+            .filter((l) => l !== '')
+            .map((l) => JSON.parse(l) as ToolEvent)
+        : [],
+    faultFile,
+    exited,
+    signal(signal) {
+      const at = Date.now();
+      signalChild(child, signal);
+      return at;
+    },
+    async stop() {
+      recordReasons(
+        name,
+        logs.filter((l) => l.msg === 'connection.closed').map((l) => String(l.reason)),
+        logs.filter((l) => l.msg === 'session.closed').map((l) => String(l.reason)),
+      );
+      if (alive(child)) {
+        signalChild(child, 'SIGKILL');
+        await poll(() => (alive(child) ? undefined : true), 5_000, `${name} to exit`);
+      }
+    },
+  };
+}
+
+/** Resolves with the `connection.closed` line of `connectionId`. */
+export function closedLine(server: ChaosServer, connectionId: string, timeoutMs = 5_000): Promise<ServerLog> {
+  return server.waitForLog(
+    (l) => l.msg === 'connection.closed' && l.connection_id === connectionId,
+    timeoutMs,
+    `connection.closed of ${connectionId}`,
+  );
+}
