@@ -1,7 +1,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startTether, type TestTether } from '../helpers/tether.js';
+import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
 import {
   ACCEPT_BOTH,
   getHeaders,
@@ -73,6 +73,15 @@ describe('keepalive and maximum age over real streams', () => {
     expect(failures.every((l) => l.why === 'unanswered')).toBe(true);
     expect(closedSince(t, mark)).toMatchObject([{ reason: 'ping_timeout' }]);
     expect(t.logs.slice(mark).filter((l) => l.msg === 'connection.max_failures_reached')).toHaveLength(1);
+    // The client is gone: its session ends with the stream, and its id is unknown from then on.
+    await waitFor(() => t!.logsOf('session.closed').length === 1, 2_000, 'the session to close');
+    expect(t.logsOf('session.closed')).toMatchObject([{ session_id: sessionId, reason: 'ping_timeout' }]);
+    const after = await fetch(t.mcpUrl, {
+      method: 'POST',
+      headers: { ...sessionHeaders(sessionId), 'Content-Type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/list' }),
+    });
+    expect(after.status).toBe(404);
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
     expect(metrics).toContain('mcp_tether_ping_failures_total 3');
     expect(metrics).toContain(

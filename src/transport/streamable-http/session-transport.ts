@@ -62,6 +62,9 @@ type StreamSignal =
 /** Messages on a `session:<id>` channel. */
 export type SessionSignal = { t: 'cancel'; o: string; m: JSONRPCMessage } | { t: 'delete'; o: string };
 
+/** Finished response streams whose events a session keeps for late resumption. */
+export const FINISHED_STREAMS_KEPT = 32;
+
 /** JSON-RPC error code for a request whose node stopped before answering. */
 export const NODE_LOST_CODE = -32603;
 
@@ -73,6 +76,8 @@ export interface SessionTransportDeps {
   onStreamsChanged(openStreams: number): void;
   /** Called with the number of stored events replayed to a resuming client. */
   onReplayed(count: number): void;
+  /** Called when the standalone stream closed because the client stopped answering liveness pings. */
+  onLivenessLost?(): void;
   /** Cluster mode: routes streams between nodes. */
   router?: StreamRouter | undefined;
   /** Cluster mode: the session's standalone stream id, shared by every node. */
@@ -106,6 +111,8 @@ export class SessionTransport implements Transport {
   private readonly requestStreams = new Map<RequestId, LogicalStream>();
   /** Every stream id this session ever stored events under; deleted with the session. */
   private readonly storedStreams = new Set<string>();
+  /** Finished response streams, oldest first; see {@link FINISHED_STREAMS_KEPT}. */
+  private readonly finishedStreams: string[] = [];
   private standalone: LogicalStream | undefined;
   private closeReason: CloseReason | undefined;
   /** The internal `initialize` of {@link rehydrate}, whose answer nobody receives. */
@@ -328,6 +335,15 @@ export class SessionTransport implements Transport {
 
   private finish(stream: LogicalStream): void {
     this.streams.delete(stream.id);
+    // Keep the events of the last few finished streams for late resumptions; older ones go,
+    // so a long session does not hold every answer it ever gave.
+    this.finishedStreams.push(stream.id);
+    if (this.finishedStreams.length > FINISHED_STREAMS_KEPT) {
+      const oldest = this.finishedStreams.shift();
+      if (oldest !== undefined && this.storedStreams.delete(oldest)) {
+        this.deps.eventStore.deleteStream(oldest).catch(() => {});
+      }
+    }
     const router = this.deps.router;
     if (router) {
       const signal: StreamSignal = { t: 'end', o: router.nodeId };
@@ -351,6 +367,8 @@ export class SessionTransport implements Transport {
       () => {
         if (stream.connection === connection) stream.connection = undefined;
         this.deps.onStreamsChanged(this.openStreams);
+        // A client that stopped answering pings is gone: the session goes with its stream.
+        if (connection.closeReason === 'ping_timeout') this.deps.onLivenessLost?.();
       },
       { once: true },
     );

@@ -83,6 +83,7 @@ export class StreamableHttpSessions {
       retryMs: this.deps.retryMs,
       onStreamsChanged: () => this.touch(session()),
       onReplayed: (count) => this.deps.onReplayed(count),
+      onLivenessLost: () => void this.close(session(), 'ping_timeout'),
       ...(router
         ? {
             router,
