@@ -251,3 +251,25 @@ describe('n8n MCP Client over SSE (SDK 1.26.0)', () => {
     ]);
   });
 });
+
+describe('n8n MCP Client with access control on (SDK 1.26.0)', () => {
+  it('calls echo over both transports with its bearer credential, and is refused without the right one', async () => {
+    const server = await start({ authTokens: ['n8n-credential-token'] });
+    const sent: Sent[] = [];
+    const streamable = await connectStreamable(server.mcpUrl, sent);
+    expect((await callEcho(streamable, 'via streamable')).content).toEqual([
+      { type: 'text', text: 'via streamable' },
+    ]);
+    const sse = await connectSse(new URL(`${server.url}/sse`), sent);
+    expect((await callEcho(sse, 'via sse')).content).toEqual([{ type: 'text', text: 'via sse' }]);
+    expect(sent.every((s) => s.authorization === N8N_HEADERS.Authorization)).toBe(true);
+    expect(sent.some((s) => s.status === 401)).toBe(false);
+
+    const intruder = new Client(N8N_CLIENT, { capabilities: {} });
+    const wrong = new StreamableHTTPClientTransport(server.mcpUrl, {
+      requestInit: { headers: { Authorization: 'Bearer not-the-n8n-credential' } },
+    });
+    await expect(intruder.connect(wrong)).rejects.toThrow();
+    expect(server.tether.sessions.size).toBe(1);
+  });
+});
