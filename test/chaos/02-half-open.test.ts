@@ -130,9 +130,11 @@ describe('a SIGSTOPped client', () => {
         }
       }
 
-      // It starts again: the 2025-era session survived its stream (idle TTL 60 s); the rest are new.
+      // It starts again. The GET stream's session ended with it (unanswered pings mean the client
+      // is gone), so the client initializes anew; the POST stream's session survived (a disconnect
+      // is not a cancellation, idle TTL 60 s) and is reused.
       const again: StreamSpec[] = [
-        { kind: 'get', sessionOf: 0 },
+        { kind: 'get' },
         { kind: 'legacy' },
         { kind: 'seed' },
         { kind: 'listen' },
