@@ -236,6 +236,7 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     registry,
     logger,
     maxBodyBytes: resolved.maxBodyBytes,
+    maxSubscriptions: resolved.maxConnections > 0 ? resolved.maxConnections : Number.MAX_SAFE_INTEGER,
     createServer: () => buildServer('modern'),
     ...(listenBus ? { bus: listenBus } : {}),
   });

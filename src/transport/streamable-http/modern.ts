@@ -16,6 +16,8 @@ export interface ModernDeps {
   registry: ConnectionRegistry;
   logger: Logger;
   maxBodyBytes: number;
+  /** Open `subscriptions/listen` streams allowed at once. */
+  maxSubscriptions: number;
   createServer(): Promise<McpServer>;
   /** Where `subscriptions/listen` events travel; default in process. Cluster mode passes one shared by every node. */
   bus?: ServerEventBus;
@@ -97,6 +99,9 @@ export function createModernEndpoint(deps: ModernDeps): ModernEndpoint {
     bus,
     keepAliveMs: 0,
     maxRequestBodySize: deps.maxBodyBytes,
+    // The connection caps bound listen streams like every other stream; the SDK's own
+    // default (1,024 subscriptions) would refuse them long before.
+    maxSubscriptions: deps.maxSubscriptions,
     onerror: (error) => deps.logger.debug({ err: error.message }, 'modern.request_rejected'),
   });
 
