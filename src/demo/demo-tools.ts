@@ -3,6 +3,14 @@ import { z } from 'zod';
 
 const MAX_COUNTDOWN_SECONDS = 3_600;
 
+// Built once: the setup runs for every session and every 2026-07-28 request.
+const ECHO_INPUT = z.object({ text: z.string().describe('Text to echo back') });
+const ADD_INPUT = z.object({ a: z.number(), b: z.number() });
+const ADD_OUTPUT = z.object({ sum: z.number() });
+const COUNTDOWN_INPUT = z.object({
+  seconds: z.number().int().min(0).max(MAX_COUNTDOWN_SECONDS).describe('How many seconds to count down'),
+});
+
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
@@ -35,7 +43,7 @@ export function registerDemoTools(server: McpServer): void {
     'echo',
     {
       description: 'Returns the text it is given.',
-      inputSchema: z.object({ text: z.string().describe('Text to echo back') }),
+      inputSchema: ECHO_INPUT,
     },
     async ({ text }) => ({ content: [{ type: 'text', text }] }),
   );
@@ -44,8 +52,8 @@ export function registerDemoTools(server: McpServer): void {
     'add',
     {
       description: 'Adds two numbers.',
-      inputSchema: z.object({ a: z.number(), b: z.number() }),
-      outputSchema: z.object({ sum: z.number() }),
+      inputSchema: ADD_INPUT,
+      outputSchema: ADD_OUTPUT,
     },
     async ({ a, b }) => ({
       content: [{ type: 'text', text: String(a + b) }],
