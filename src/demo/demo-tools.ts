@@ -69,14 +69,7 @@ export function registerDemoTools(server: McpServer): void {
     'countdown',
     {
       description: 'Counts down one step per second, sending a progress notification at each step.',
-      inputSchema: z.object({
-        seconds: z
-          .number()
-          .int()
-          .min(0)
-          .max(MAX_COUNTDOWN_SECONDS)
-          .describe('How many seconds to count down'),
-      }),
+      inputSchema: COUNTDOWN_INPUT,
     },
     async ({ seconds }, ctx) => {
       const token = ctx.mcpReq._meta?.progressToken;
