@@ -70,4 +70,17 @@ describe('ConnectionRegistry', () => {
       ['completed', 30],
     ]);
   });
+
+  it("logs a request's own response stream at debug unless it ends abnormally", async () => {
+    const answered = await h.openReading({ kind: 'response' });
+    const cut = await h.openReading({ kind: 'response' });
+    answered.connection.close('completed');
+    cut.connection.close('shutdown');
+
+    expect(h.logsOf('connection.opened').map((l) => l.level)).toEqual([20, 20]);
+    expect(h.logsOf('connection.closed').map((l) => [l.reason, l.level])).toEqual([
+      ['completed', 20],
+      ['shutdown', 30],
+    ]);
+  });
 });

@@ -88,7 +88,10 @@ export class ConnectionRegistry implements ConnectionOwner {
   added(connection: SseConnection): void {
     this.connections.set(connection.id, connection);
     this.perClient.set(connection.clientIp, (this.perClient.get(connection.clientIp) ?? 0) + 1);
-    this.logger.info(connection.logFields(), 'connection.opened');
+    // A request's own response stream opens and completes with every call: that is
+    // request traffic (counted in the request metrics), so it logs at debug.
+    const level = connection.kind === 'response' ? 'debug' : 'info';
+    if (this.logger.isLevelEnabled(level)) this.logger[level](connection.logFields(), 'connection.opened');
     for (const l of this.listeners) l.opened?.(connection);
   }
 
@@ -116,17 +119,22 @@ export class ConnectionRegistry implements ConnectionOwner {
     else this.perClient.delete(connection.clientIp);
     const now = Date.now();
     const level =
-      reason === 'error' || reason === 'write_failed' || reason === 'slow_consumer' ? 'warn' : 'info';
-    this.logger[level](
-      {
-        ...connection.logFields(),
-        reason,
-        uptime_ms: now - connection.openedAt,
-        pings_sent: connection.pingsSent,
-        bytes_written: connection.bytesWritten,
-      },
-      'connection.closed',
-    );
+      reason === 'error' || reason === 'write_failed' || reason === 'slow_consumer'
+        ? 'warn'
+        : reason === 'completed' && connection.kind === 'response'
+          ? 'debug'
+          : 'info';
+    if (this.logger.isLevelEnabled(level))
+      this.logger[level](
+        {
+          ...connection.logFields(),
+          reason,
+          uptime_ms: now - connection.openedAt,
+          pings_sent: connection.pingsSent,
+          bytes_written: connection.bytesWritten,
+        },
+        'connection.closed',
+      );
     for (const l of this.listeners) l.closed?.(connection, reason);
   }
 }

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type LoopbackStreams, startLoopbackStreams } from '../../test/lifecycle/support/loopback.js';
 import type { CloseReason } from './close-reason.js';
+import { randomId } from './sse-connection.js';
 
 const RETRY_MS = 2_500;
 
@@ -127,5 +128,13 @@ describe('SseConnection', () => {
     await once(s.serverSocket, 'close');
     expect(s.serverSocket.destroyed).toBe(true);
     expect(h.logsOf('connection.closed').map((l) => l.reason)).toEqual(['max_age']);
+  });
+});
+
+describe('randomId', () => {
+  it('gives 128-bit base64url ids, never the same one, across refills of its pool', () => {
+    const ids = Array.from({ length: 1_000 }, () => randomId('s-'));
+    for (const id of ids) expect(id).toMatch(/^s-[A-Za-z0-9_-]{22}$/);
+    expect(new Set(ids).size).toBe(ids.length);
   });
 });
