@@ -4,6 +4,7 @@ export { RedisEventStore } from './cluster/redis-event-store.js';
 export { RedisSessionStore } from './cluster/redis-session-store.js';
 export { parseDuration } from './config/duration.js';
 export {
+  DEFAULT_HIBERNATE_AFTER_MS,
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_MAX_CONNECTION_AGE_MS,
@@ -51,3 +52,4 @@ export {
   type TaskToolConfig,
   type TaskToolHandler,
 } from './tasks/index.js';
+export type { LiveSession, StreamableHttpSessions } from './transport/streamable-http/sessions.js';

@@ -18,6 +18,7 @@ const FLAGS = {
   'max-ping-failures': { kind: 'integer', env: 'MCP_TETHER_MAX_PING_FAILURES' },
   'max-connection-age': { kind: 'duration', env: 'MCP_TETHER_MAX_CONNECTION_AGE' },
   'idle-timeout': { kind: 'duration', env: 'MCP_TETHER_IDLE_TIMEOUT' },
+  'hibernate-after': { kind: 'duration', env: 'MCP_TETHER_HIBERNATE_AFTER' },
   'allowed-origins': { kind: 'list', env: 'MCP_TETHER_ALLOWED_ORIGINS' },
   'max-connections': { kind: 'integer', env: 'MCP_TETHER_MAX_CONNECTIONS' },
   'max-connections-per-client': { kind: 'integer', env: 'MCP_TETHER_MAX_CONNECTIONS_PER_CLIENT' },
@@ -44,6 +45,8 @@ Options (environment variable in brackets):
   --max-ping-failures <n>       consecutive failures before a stream closes (default 3) [MCP_TETHER_MAX_PING_FAILURES]
   --max-connection-age <dur>    max age of one stream, 0 = none (default 1h) [MCP_TETHER_MAX_CONNECTION_AGE]
   --idle-timeout <dur>          idle TTL of a 2025-era session, 0 = none (default 30m) [MCP_TETHER_IDLE_TIMEOUT]
+  --hibernate-after <dur>       a 2025-era session with nothing in flight drops its server after this
+                                and rebuilds it on the next request, 0 = never (default 60s) [MCP_TETHER_HIBERNATE_AFTER]
   --allowed-origins <list>      comma-separated origins allowed from browsers, or * [MCP_TETHER_ALLOWED_ORIGINS]
   --max-connections <n>         open streams in all before 503, 0 = no cap (default 10000) [MCP_TETHER_MAX_CONNECTIONS]
   --max-connections-per-client <n>  open streams per client address, 0 = no cap (default 0) [MCP_TETHER_MAX_CONNECTIONS_PER_CLIENT]
@@ -132,6 +135,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeCom
   set('maxPingFailures', get('max-ping-failures'));
   set('maxConnectionAgeMs', get('max-connection-age'));
   set('idleTimeoutMs', get('idle-timeout'));
+  set('hibernateAfterMs', get('hibernate-after'));
   set('allowedOrigins', get('allowed-origins'));
   set('shutdownGraceMs', get('shutdown-grace'));
   set('maxConnections', get('max-connections'));

@@ -10,6 +10,11 @@ export const DEFAULT_MAX_PING_FAILURES = 3;
 export const DEFAULT_MAX_CONNECTION_AGE_MS = 60 * 60_000;
 /** A 2025-era session with no request and no open stream for this long is freed. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 30 * 60_000;
+/**
+ * A 2025-era session whose server has had nothing to do for this long lets
+ * go of it (hibernates) and rebuilds it on the next request.
+ */
+export const DEFAULT_HIBERNATE_AFTER_MS = 60_000;
 /** Largest accepted request body. */
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 /** `retry:` hint (ms) sent on priming events and on every server-initiated close. */
@@ -37,6 +42,13 @@ export interface TetherOptions {
   maxConnectionAgeMs?: number;
   /** Idle TTL of a 2025-era session, ms; `0` disables. Default {@link DEFAULT_IDLE_TIMEOUT_MS}. */
   idleTimeoutMs?: number;
+  /**
+   * A 2025-era session with no request in flight either way for this long
+   * drops its SDK server (keeping its streams, events and id) and rebuilds it
+   * from the client's stored `initialize` on the next request, ms; `0`
+   * disables. Default {@link DEFAULT_HIBERNATE_AFTER_MS}.
+   */
+  hibernateAfterMs?: number;
   /**
    * Origins (`scheme://host[:port]`) allowed to call the server from a browser, or `*`.
    * Same-origin requests and, when bound to loopback, loopback origins are always allowed.
@@ -93,6 +105,7 @@ export interface ResolvedTetherOptions {
   readonly maxPingFailures: number;
   readonly maxConnectionAgeMs: number;
   readonly idleTimeoutMs: number;
+  readonly hibernateAfterMs: number;
   readonly allowedOrigins: readonly string[];
   readonly maxBodyBytes: number;
   readonly retryMs: number;
@@ -197,6 +210,7 @@ export function resolveOptions(options: TetherOptions, packageVersion: string): 
       0,
     ),
     idleTimeoutMs: integer('idleTimeoutMs', options.idleTimeoutMs, DEFAULT_IDLE_TIMEOUT_MS, 0),
+    hibernateAfterMs: integer('hibernateAfterMs', options.hibernateAfterMs, DEFAULT_HIBERNATE_AFTER_MS, 0),
     allowedOrigins: Object.freeze((options.allowedOrigins ?? []).map(origin)),
     maxBodyBytes: integer('maxBodyBytes', options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 1),
     retryMs: integer('retryMs', options.retryMs, DEFAULT_RETRY_MS, 0),

@@ -1,7 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { McpServer, type McpServerOptions, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
+import {
+  InMemoryServerEventBus,
+  McpServer,
+  type McpServerOptions,
+  SUPPORTED_PROTOCOL_VERSIONS,
+} from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { RedisCluster } from '../cluster/redis-cluster.js';
 import { ClusterServerEventBus } from '../cluster/server-event-bus.js';
@@ -161,7 +166,12 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
   };
   const registry = new ConnectionRegistry(logger, resolved.retryMs);
   let sessionCount = () => 0;
-  const metrics = createMetrics(registry, () => sessionCount());
+  let hibernatingCount = () => 0;
+  const metrics = createMetrics(
+    registry,
+    () => sessionCount(),
+    () => hibernatingCount(),
+  );
   const requests = new RequestTracker(metrics);
   const scheduler = new KeepaliveScheduler(registry, resolved);
   // With Redis, sessions, events and message routing are shared by every node (docs/scaling.md).
@@ -183,6 +193,11 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
         logger.warn({ err: error.message }, 'listen.delivery_failed'),
       )
     : undefined;
+  // Server-wide changes (`tether.notify.*`, list changes of 2026-07-28 servers) reach
+  // `subscriptions/listen` streams and 2025-era sessions' standalone streams alike.
+  const changes =
+    listenBus ??
+    new InMemoryServerEventBus((error) => logger.warn({ err: error.message }, 'listen.delivery_failed'));
   let starting: Promise<void> | undefined;
   const start = (): Promise<void> => {
     starting ??= (async () => {
@@ -224,7 +239,9 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     logger,
     retryMs: resolved.retryMs,
     idleTimeoutMs: resolved.idleTimeoutMs,
+    hibernateAfterMs: resolved.hibernateAfterMs,
     createServer: () => buildServer('legacy'),
+    changes,
     onReplayed: (count) => metrics.eventsReplayed(count),
     router: cluster,
   });
@@ -238,7 +255,7 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     maxBodyBytes: resolved.maxBodyBytes,
     maxSubscriptions: resolved.maxConnections > 0 ? resolved.maxConnections : Number.MAX_SAFE_INTEGER,
     createServer: () => buildServer('modern'),
-    ...(listenBus ? { bus: listenBus } : {}),
+    bus: changes,
   });
   const streamableHttp = createStreamableHttpHandler({
     sessions,
@@ -305,6 +322,7 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
   }
 
   sessionCount = () => sessions.size + legacySse.size + seedSse.size;
+  hibernatingCount = () => sessions.hibernating;
   const tokens = new TokenAuth(resolved.authTokens);
   const admin = createAdminApi(registry, resolved.adminToken);
   const sessionLimiter = new RateLimiter(resolved.sessionsPerMinute, resolved.sessionBurst);

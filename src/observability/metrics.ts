@@ -31,7 +31,11 @@ const KNOWN_METHOD =
  * const metrics = createMetrics(registry, () => sessions.size);
  * res.end(await metrics.text());
  */
-export function createMetrics(connections: ConnectionRegistry, sessionCount: () => number): Metrics {
+export function createMetrics(
+  connections: ConnectionRegistry,
+  sessionCount: () => number,
+  hibernatingCount: () => number = () => 0,
+): Metrics {
   const registry = new Registry();
   // Event-loop delay sampled every 100 ms rather than prom-client's 10 ms: the
   // finer timer was most of an idle server's CPU, for no gain at scrape intervals.
@@ -92,6 +96,14 @@ export function createMetrics(connections: ConnectionRegistry, sessionCount: () 
     registers: [registry],
     collect() {
       this.set(sessionCount());
+    },
+  });
+  new Gauge({
+    name: `${p}sessions_hibernating`,
+    help: '2025-era sessions of this process holding no server while idle (rebuilt on their next request)',
+    registers: [registry],
+    collect() {
+      this.set(hibernatingCount());
     },
   });
   const replayed = new Counter({

@@ -60,12 +60,21 @@ export class RequestTracker {
 
 type Outcome = Parameters<ReturnType<RequestTracker['begin']>>[0];
 
+/** Ids of the requests a session replays to its own server when rebuilding it. */
+export const INTERNAL_REQUEST_PREFIX = 'tether-internal-';
+
+/** A session replaying its client's handshake to a rebuilt server is not client traffic. */
+function isInternal(id: RequestId): boolean {
+  return typeof id === 'string' && id.startsWith(INTERNAL_REQUEST_PREFIX);
+}
+
 /**
  * Meters every request that passes through a connected SDK transport: the
  * request starts when the transport hands it to the SDK and ends when the
  * SDK sends its response (`ok` or `error`), or `aborted` if the transport
  * closes first. Wraps the callbacks the SDK installed on `connect()`, so it
- * works for every transport without touching them.
+ * works for every transport without touching them. Internal requests
+ * ({@link INTERNAL_REQUEST_PREFIX}) are not metered.
  */
 export function meterTransport(transport: Transport, tracker: RequestTracker): void {
   const pending = new Map<RequestId, (outcome: Outcome) => void>();
@@ -73,7 +82,7 @@ export function meterTransport(transport: Transport, tracker: RequestTracker): v
   const send = transport.send.bind(transport);
   const onclose = transport.onclose;
   transport.onmessage = (message, extra) => {
-    if (isRequest(message)) pending.set(message.id, tracker.begin(message.method));
+    if (isRequest(message) && !isInternal(message.id)) pending.set(message.id, tracker.begin(message.method));
     else if ('method' in message && message.method === 'notifications/cancelled') {
       // A cancelled request gets no response; it ends here.
       const id = (message.params as { requestId?: RequestId } | undefined)?.requestId;

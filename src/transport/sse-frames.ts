@@ -2,7 +2,11 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/server';
 
 /** An SSE `message` event carrying one JSON-RPC message, with an event id when resumable. */
 export function messageFrame(message: JSONRPCMessage, eventId?: string): string {
-  const data = JSON.stringify(message);
+  return serializedMessageFrame(JSON.stringify(message), eventId);
+}
+
+/** {@link messageFrame} for a message serialized once and sent on many streams. */
+export function serializedMessageFrame(data: string, eventId?: string): string {
   return eventId === undefined
     ? `event: message\ndata: ${data}\n\n`
     : `id: ${eventId}\nevent: message\ndata: ${data}\n\n`;

@@ -217,6 +217,31 @@ describe.skipIf(!hasRedis())('cluster (Redis)', () => {
     for (const c of clients) await c.close();
   });
 
+  it('passes a change published on C to a 2025-era GET stream on A once, though B holds the session too', async () => {
+    const sid = await initialize(A.url);
+    await readUntil(await post(B.url, sid, rpc(1, 'tools/list')), (m) => m.message.id === 1);
+    expect(B.tether.sessions.get(sid)).toBeDefined();
+    const standalone = await get(A.url, sid);
+    await waitFor(
+      () => [...A.tether.registry.values()].some((c) => c.kind === 'standalone' && c.sessionId === sid),
+      5_000,
+      'GET stream on A',
+    );
+    C.tether.notify.toolsChanged();
+    C.tether.notify.promptsChanged();
+    // The prompts change marks the end: a duplicate tools change would arrive before it.
+    const frames = await readUntil(
+      standalone,
+      (m) => m.message.method === 'notifications/prompts/list_changed',
+    );
+    standalone.abort();
+    expect(frames.map((m) => m.message.method)).toEqual([
+      'notifications/tools/list_changed',
+      'notifications/prompts/list_changed',
+    ]);
+    expect(frames.every((m) => m.eventId !== undefined)).toBe(true);
+  });
+
   it('serves the official SDK client across nodes and ends the session everywhere on DELETE', async () => {
     const sid = await initialize(A.url);
     await readUntil(await post(B.url, sid, rpc(1, 'tools/list')), (m) => m.message.id === 1);

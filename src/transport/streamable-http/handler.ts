@@ -10,6 +10,7 @@ import { sendError } from '../../errors.js';
 import { answerBodyFailure, readBody } from '../../http/body.js';
 import { acceptedTypes, accepts } from '../../http/security.js';
 import { idOf, isJsonRpcMessage } from '../json-rpc.js';
+import { isResponse } from '../sse-frames.js';
 import type { ModernEndpoint } from './modern.js';
 import type { LiveSession, StreamableHttpSessions } from './sessions.js';
 
@@ -156,9 +157,7 @@ export function createStreamableHttpHandler(deps: StreamableHttpDeps) {
       const requested = initParams?.protocolVersion;
       let session: LiveSession;
       try {
-        session = sessions.clustered
-          ? await sessions.create(negotiate(requested), principal, initParams)
-          : await sessions.create(negotiate(requested), principal);
+        session = await sessions.create(negotiate(requested), principal, initParams);
       } catch (err) {
         if (!sessions.clustered) throw err;
         deps.logger.warn({ err: (err as Error).message }, 'session.create_failed');
@@ -169,7 +168,11 @@ export function createStreamableHttpHandler(deps: StreamableHttpDeps) {
       return;
     }
     const session = await sessionFor(req, res, principal);
-    if (session) session.transport.handlePost(req, res, messages, authInfo);
+    if (!session) return;
+    // Replies to liveness pings are the transport's own; anything else is for the server,
+    // which a hibernating session rebuilds first.
+    if (messages.some((m) => !isResponse(m))) await sessions.wake(session);
+    session.transport.handlePost(req, res, messages, authInfo);
   }
 
   async function get(req: IncomingMessage, res: ServerResponse, authInfo?: AuthInfo): Promise<void> {

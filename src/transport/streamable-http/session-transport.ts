@@ -12,7 +12,15 @@ import type { CloseReason } from '../../connection/close-reason.js';
 import type { ConnectionRegistry } from '../../connection/registry.js';
 import { LIVENESS_PING_PREFIX, randomId, type SseConnection } from '../../connection/sse-connection.js';
 import type { EventStore, StoredEvent } from '../../session/event-store.js';
-import { isRequest, isResponse, messageFrame, pingRequestFrame, primingFrame } from '../sse-frames.js';
+import { INTERNAL_REQUEST_PREFIX } from '../request-tracker.js';
+import {
+  isRequest,
+  isResponse,
+  messageFrame,
+  pingRequestFrame,
+  primingFrame,
+  serializedMessageFrame,
+} from '../sse-frames.js';
 
 /** A resumable stream of one session: a POST's responses or the standalone GET stream. */
 interface LogicalStream {
@@ -115,8 +123,12 @@ export class SessionTransport implements Transport {
   private readonly finishedStreams: string[] = [];
   private standalone: LogicalStream | undefined;
   private closeReason: CloseReason | undefined;
-  /** The internal `initialize` of {@link rehydrate}, whose answer nobody receives. */
+  /** The internal request of {@link rehydrate} in flight, whose answer nobody receives. */
   private swallow: { id: RequestId; done: () => void } | undefined;
+  /** Requests the session's server sent the client and still waits on. */
+  private readonly serverRequests = new Set<RequestId>();
+  /** The client's last `logging/setLevel` params, replayed when the server is rebuilt. */
+  private logLevelParams: unknown;
 
   constructor(
     readonly sessionId: string,
@@ -145,6 +157,53 @@ export class SessionTransport implements Transport {
     return this.requestStreams.size;
   }
 
+  /**
+   * Whether the server holds nothing a rebuild would lose: no client request
+   * running, no request of its own awaiting the client's answer.
+   */
+  get quiescent(): boolean {
+    return this.requestStreams.size === 0 && this.serverRequests.size === 0 && this.swallow === undefined;
+  }
+
+  /**
+   * Lets go of the connected server without ending the session: the server
+   * sees its transport close (and cleans up as it would), while the
+   * session's streams, stored events and id stay. {@link rehydrate} on a new
+   * server picks the session up again.
+   */
+  detachServer(): void {
+    const onclose = this.onclose;
+    this.onmessage = undefined;
+    this.onclose = undefined;
+    this.onerror = undefined;
+    // connect() wrappers (the request meter) replace `send` on the instance; the next server gets a clean one.
+    if (Object.hasOwn(this, 'send')) delete (this as { send?: unknown }).send;
+    onclose?.();
+  }
+
+  /**
+   * Sends a server-wide notification (a list change) on the session's
+   * standalone stream. Sessions that never opened one are skipped; in a
+   * cluster only the node holding the stream's connection sends it.
+   */
+  notifyStandalone(message: JSONRPCMessage, serialized: string): void {
+    const stream = this.standalone;
+    if (this.closeReason !== undefined || stream === undefined) return;
+    if (this.deps.router) {
+      const local = stream.connection;
+      if (local !== undefined && !local.closed) this.send(message).catch(() => {});
+      return;
+    }
+    this.deps.eventStore.append(stream.id, message).then(
+      (eventId) => {
+        const frame = serializedMessageFrame(serialized, eventId);
+        if (stream.backlog) stream.backlog.push({ eventId, frame });
+        else stream.connection?.write(frame);
+      },
+      () => {},
+    );
+  }
+
   /** Serves a POST whose body parsed into `messages`. */
   handlePost(
     req: IncomingMessage,
@@ -155,6 +214,10 @@ export class SessionTransport implements Transport {
     const messages = received.filter(
       (m) => !(isResponse(m) && (this.isPingReply(m) || this.forwardedResponse(m))),
     );
+    for (const m of messages) {
+      if (isResponse(m)) this.serverRequests.delete(m.id);
+      else if ('method' in m && m.method === 'logging/setLevel') this.logLevelParams = m.params;
+    }
     const requests = messages.filter(isRequest);
     if (requests.length === 0) {
       res.writeHead(202, { 'Mcp-Session-Id': this.sessionId }).end();
@@ -223,6 +286,11 @@ export class SessionTransport implements Transport {
       done();
       return;
     }
+    if (isRequest(message)) this.serverRequests.add(message.id);
+    else if ('method' in message && message.method === 'notifications/cancelled') {
+      const requestId = (message.params as { requestId?: RequestId } | undefined)?.requestId;
+      if (requestId !== undefined) this.serverRequests.delete(requestId);
+    }
     const relatedId = response ? message.id : options?.relatedRequestId;
     let stream = relatedId === undefined ? undefined : this.requestStreams.get(relatedId);
     if (!stream) {
@@ -273,6 +341,7 @@ export class SessionTransport implements Transport {
     for (const s of this.streams.values()) s.connection?.close(reason);
     this.streams.clear();
     this.requestStreams.clear();
+    this.serverRequests.clear();
     // In a cluster another node may still serve the session: its events stay until it is deleted.
     if (!this.deps.router || reason === 'session_deleted') {
       for (const id of this.storedStreams) this.deps.eventStore.deleteStream(id).catch(() => {});
@@ -597,6 +666,7 @@ export class SessionTransport implements Transport {
     } catch {
       return;
     }
+    this.serverRequests.delete(original);
     this.onmessage?.({ ...message, id: original } as JSONRPCMessage);
   }
 
@@ -622,13 +692,21 @@ export class SessionTransport implements Transport {
   }
 
   /**
-   * Cluster mode: rebuilds the SDK side of a session another node created,
-   * by replaying the client's `initialize` and `notifications/initialized`
-   * internally; the answer is swallowed.
+   * Rebuilds the SDK side of the session on a freshly connected server (a
+   * session another node created, or one that hibernated) by replaying the
+   * client's `initialize`, `notifications/initialized` and its last
+   * `logging/setLevel` internally; the answers are swallowed.
    */
   async rehydrate(initParams: unknown): Promise<void> {
-    const id = `tether-rehydrate-${randomId()}`;
-    await new Promise<void>((resolve) => {
+    await this.internalRequest('initialize', initParams);
+    this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/initialized' } as JSONRPCMessage);
+    if (this.logLevelParams !== undefined)
+      await this.internalRequest('logging/setLevel', this.logLevelParams);
+  }
+
+  private internalRequest(method: string, params: unknown): Promise<void> {
+    const id = `${INTERNAL_REQUEST_PREFIX}${randomId()}`;
+    return new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.swallow = undefined;
         resolve();
@@ -640,8 +718,7 @@ export class SessionTransport implements Transport {
           resolve();
         },
       };
-      this.onmessage?.({ jsonrpc: '2.0', id, method: 'initialize', params: initParams } as JSONRPCMessage);
+      this.onmessage?.({ jsonrpc: '2.0', id, method, params } as JSONRPCMessage);
     });
-    this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/initialized' } as JSONRPCMessage);
   }
 }

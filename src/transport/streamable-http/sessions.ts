@@ -1,4 +1,4 @@
-import type { JSONRPCMessage, McpServer } from '@modelcontextprotocol/server';
+import type { JSONRPCMessage, McpServer, ServerEvent, ServerEventBus } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { CloseReason } from '../../connection/close-reason.js';
 import type { ConnectionRegistry } from '../../connection/registry.js';
@@ -10,12 +10,28 @@ import { type SessionSignal, SessionTransport, type StreamRouter } from './sessi
 /** A 2025-era session served by this process. */
 export interface LiveSession {
   readonly id: string;
-  readonly server: McpServer;
+  /**
+   * The session's SDK server; `undefined` while the session hibernates (see
+   * {@link StreamableHttpSessions.wake}).
+   */
+  server: McpServer | undefined;
   readonly transport: SessionTransport;
   readonly createdAt: number;
+  /** Last request, response or stream change: the idle TTL counts from here. */
   lastActivityAt: number;
+  /** Last time the server had work (a client message for it, an answer, a stream change). */
+  lastUsedAt: number;
   principal: string | undefined;
+  /** The client's `initialize` params, replayed to rebuild the server. */
+  readonly initParams: unknown;
 }
+
+/** The server-wide change events a 2025-era session hears on its standalone stream. */
+const LIST_CHANGES: Partial<Record<ServerEvent['kind'], string>> = {
+  tools_list_changed: 'notifications/tools/list_changed',
+  prompts_list_changed: 'notifications/prompts/list_changed',
+  resources_list_changed: 'notifications/resources/list_changed',
+};
 
 export interface SessionsDeps {
   registry: ConnectionRegistry;
@@ -25,7 +41,11 @@ export interface SessionsDeps {
   retryMs: number;
   /** `0` disables the idle TTL. */
   idleTimeoutMs: number;
+  /** `0` keeps every session's server for the session's life. */
+  hibernateAfterMs: number;
   createServer(): Promise<McpServer>;
+  /** Server-wide change events (`tether.notify.*`, 2026-07-28 servers' list changes) to pass on. */
+  changes?: ServerEventBus | undefined;
   onReplayed(count: number): void;
   /**
    * Cluster mode (Redis): sessions are shared. Any node rebuilds a session it
@@ -41,10 +61,20 @@ interface SessionExtras {
   storeTouchedAt: number;
 }
 
+const UNKNOWN_CLIENT_INIT = (protocolVersion: string | undefined) => ({
+  protocolVersion,
+  capabilities: {},
+  clientInfo: { name: 'unknown', version: '0' },
+});
+
 /**
  * The 2025-era sessions of this process: each pairs an SDK `McpServer` with
  * its {@link SessionTransport}. A session ends on DELETE, when idle for the
  * TTL with no open stream, or at shutdown; each end is logged with its reason.
+ * A session whose server has had nothing to do for `hibernateAfterMs`
+ * hibernates: the server (most of a session's memory) is let go, the
+ * transport with its streams and events stays, and {@link wake} rebuilds the
+ * server from the stored `initialize` when the client next needs it.
  *
  * @example
  * const session = await sessions.create('2025-11-25');
@@ -54,12 +84,22 @@ export class StreamableHttpSessions {
   private readonly live = new Map<string, LiveSession>();
   private readonly extras = new WeakMap<LiveSession, SessionExtras>();
   private readonly rehydrating = new Map<string, Promise<LiveSession | undefined>>();
+  private readonly waking = new Map<LiveSession, Promise<McpServer>>();
   private nodeChannel: Promise<unknown> | undefined;
+  private readonly stopChanges: (() => void) | undefined;
+  private hibernatingCount = 0;
 
-  constructor(private readonly deps: SessionsDeps) {}
+  constructor(private readonly deps: SessionsDeps) {
+    this.stopChanges = deps.changes?.subscribe((event) => this.broadcast(event));
+  }
 
   get size(): number {
     return this.live.size;
+  }
+
+  /** Sessions of this process currently without a server. */
+  get hibernating(): number {
+    return this.hibernatingCount;
   }
 
   get(id: string): LiveSession | undefined {
@@ -81,7 +121,11 @@ export class StreamableHttpSessions {
       registry: this.deps.registry,
       eventStore: this.deps.eventStore,
       retryMs: this.deps.retryMs,
-      onStreamsChanged: () => this.touch(session()),
+      onStreamsChanged: () => {
+        const s = session();
+        this.touch(s);
+        s.lastUsedAt = s.lastActivityAt;
+      },
       onReplayed: (count) => this.deps.onReplayed(count),
       onLivenessLost: () => void this.close(session(), 'ping_timeout'),
       ...(router
@@ -109,7 +153,16 @@ export class StreamableHttpSessions {
     const transport = this.newTransport(id, standaloneStreamId, () => session);
     transport.protocolVersion = protocolVersion;
     const server = await this.deps.createServer();
-    const session: LiveSession = { id, server, transport, createdAt: now, lastActivityAt: now, principal };
+    const session: LiveSession = {
+      id,
+      server,
+      transport,
+      createdAt: now,
+      lastActivityAt: now,
+      lastUsedAt: now,
+      principal,
+      initParams: initParams ?? UNKNOWN_CLIENT_INIT(protocolVersion),
+    };
     await server.connect(transport);
     if (this.deps.router) {
       // Shared first: a POST that reaches another node right after the answer must find it.
@@ -161,27 +214,82 @@ export class StreamableHttpSessions {
     const now = Date.now();
     const transport = this.newTransport(id, record.standaloneStreamId, () => session);
     transport.protocolVersion = record.protocolVersion;
-    const server = await this.deps.createServer();
+    // Known here from now on, its server built when a request needs one (see wake()).
     const session: LiveSession = {
       id,
-      server,
+      server: undefined,
       transport,
       createdAt: record.createdAt,
       lastActivityAt: now,
+      lastUsedAt: now,
       principal: record.principal,
+      initParams: record.initParams ?? UNKNOWN_CLIENT_INIT(record.protocolVersion),
     };
-    await server.connect(transport);
-    await transport.rehydrate(
-      record.initParams ?? {
-        protocolVersion: record.protocolVersion,
-        capabilities: {},
-        clientInfo: { name: 'unknown', version: '0' },
-      },
-    );
+    this.hibernatingCount++;
     this.live.set(id, session);
     await this.join(session);
     this.deps.logger.info({ session_id: id, protocol_version: record.protocolVersion }, 'session.rehydrated');
     return session;
+  }
+
+  /**
+   * The session's server, rebuilt first if the session hibernates: a fresh
+   * server from the setup function, connected to the session's transport
+   * and brought up to date by replaying the client's `initialize` (and its
+   * last `logging/setLevel`). Concurrent calls share one rebuild.
+   */
+  wake(session: LiveSession): Promise<McpServer> {
+    session.lastUsedAt = Date.now();
+    if (session.server) return Promise.resolve(session.server);
+    let pending = this.waking.get(session);
+    if (!pending) {
+      pending = this.rebuild(session).finally(() => this.waking.delete(session));
+      this.waking.set(session, pending);
+    }
+    return pending;
+  }
+
+  private async rebuild(session: LiveSession): Promise<McpServer> {
+    const started = performance.now();
+    const server = await this.deps.createServer();
+    await server.connect(session.transport);
+    await session.transport.rehydrate(session.initParams);
+    this.hibernatingCount--;
+    if (!this.live.has(session.id) || session.transport.closed) {
+      // Ended while rebuilding: the server goes with it.
+      await server.close().catch(() => {});
+      return server;
+    }
+    session.server = server;
+    session.lastUsedAt = Date.now();
+    this.deps.logger.debug(
+      { session_id: session.id, rebuild_ms: Math.round((performance.now() - started) * 100) / 100 },
+      'session.woke',
+    );
+    return server;
+  }
+
+  /** Lets go of the session's server; its streams, events and id stay. */
+  private hibernate(session: LiveSession): void {
+    const server = session.server;
+    if (!server || this.waking.has(session)) return;
+    session.server = undefined;
+    this.hibernatingCount++;
+    session.transport.detachServer();
+    this.deps.logger.debug({ session_id: session.id }, 'session.hibernated');
+  }
+
+  /** Passes a server-wide list change to every session's standalone stream. */
+  private broadcast(event: ServerEvent): void {
+    const method = LIST_CHANGES[event.kind];
+    if (method === undefined) return;
+    const message = {
+      jsonrpc: '2.0',
+      method,
+      ...(event.params ? { params: event.params } : {}),
+    } as JSONRPCMessage;
+    const serialized = JSON.stringify(message);
+    for (const session of this.live.values()) session.transport.notifyStandalone(message, serialized);
   }
 
   /** Cluster mode: listens on the session's control channel (DELETE, cancellations from other nodes). */
@@ -230,7 +338,7 @@ export class StreamableHttpSessions {
     if (!router) {
       if (!this.live.delete(session.id)) return;
       session.transport.closeWith(reason);
-      await session.server.close().catch(() => {});
+      await this.dropServer(session);
       await this.deps.sessionStore.delete(session.id);
       this.logClosed(session, reason);
       return;
@@ -255,8 +363,18 @@ export class StreamableHttpSessions {
     if (!this.live.delete(session.id)) return;
     this.extras.get(session)?.unsubscribe?.();
     session.transport.closeWith(reason);
-    await session.server.close().catch(() => {});
+    await this.dropServer(session);
     this.logClosed(session, reason);
+  }
+
+  private async dropServer(session: LiveSession): Promise<void> {
+    const server = session.server;
+    if (!server) {
+      if (!this.waking.has(session)) this.hibernatingCount--;
+      return;
+    }
+    session.server = undefined;
+    await server.close().catch(() => {});
   }
 
   private logClosed(session: LiveSession, reason: CloseReason): void {
@@ -266,14 +384,27 @@ export class StreamableHttpSessions {
     );
   }
 
-  /** Frees sessions with no open stream and no request in flight for the idle TTL. */
+  /**
+   * Frees sessions with no open stream and no request in flight for the idle
+   * TTL, and hibernates those whose server has had nothing to do for
+   * `hibernateAfterMs`.
+   */
   sweep(now: number): void {
     const ttl = this.deps.idleTimeoutMs;
-    if (ttl <= 0) return;
+    const hibernateAfter = this.deps.hibernateAfterMs;
+    if (ttl <= 0 && hibernateAfter <= 0) return;
     for (const s of this.live.values()) {
-      const idle = s.transport.openStreams === 0 && s.transport.pendingRequests === 0;
-      if (idle && now - s.lastActivityAt >= ttl) void this.close(s, 'idle_timeout');
-      else if (!idle) this.keepShared(s, now, ttl);
+      if (ttl > 0) {
+        const idle = s.transport.openStreams === 0 && s.transport.pendingRequests === 0;
+        if (idle && now - s.lastActivityAt >= ttl) {
+          void this.close(s, 'idle_timeout');
+          continue;
+        }
+        if (!idle) this.keepShared(s, now, ttl);
+      }
+      if (hibernateAfter > 0 && s.server && now - s.lastUsedAt >= hibernateAfter && s.transport.quiescent) {
+        this.hibernate(s);
+      }
     }
   }
 
@@ -289,6 +420,7 @@ export class StreamableHttpSessions {
   }
 
   async closeAll(reason: CloseReason): Promise<void> {
+    this.stopChanges?.();
     await Promise.all([...this.live.values()].map((s) => this.close(s, reason)));
   }
 }
