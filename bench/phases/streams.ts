@@ -12,6 +12,8 @@ export interface StreamTarget {
   fanout: boolean;
   /** Largest count opened (default: every count); keeps a run within its time budget. */
   maxCount?: number;
+  /** Whether memory is measured again after the server settles idle sessions (hibernation). */
+  settles?: boolean;
 }
 
 export const STREAM_TARGETS: StreamTarget[] = [
@@ -22,6 +24,7 @@ export const STREAM_TARGETS: StreamTarget[] = [
     server: 'tether',
     kind: 'session-get',
     fanout: true,
+    settles: true,
   },
   {
     id: 'tether-listen',
@@ -105,10 +108,20 @@ export interface FanoutSample {
   serverCallMs: number;
 }
 
+/** Memory once the server has settled its idle sessions (mcp-tether: hibernated). */
+export interface SettledSample {
+  streams: number;
+  settled: number;
+  rssBytes: number;
+  rssPerStreamBytes: number;
+  heapPerStreamBytes: number;
+}
+
 export interface StreamsRep {
   baselineRssBytes: number;
   stages: StreamStage[];
   fanout?: FanoutSample;
+  settled?: SettledSample;
 }
 
 export interface StreamsSettings {
@@ -189,7 +202,25 @@ export async function streamsRep(target: StreamTarget, settings: StreamsSettings
         serverCallMs: (call.doneUs - call.startUs) / 1000,
       };
     }
-    return { baselineRssBytes: base.rssBytes, stages, ...(fanout ? { fanout } : {}) };
+    let settled: SettledSample | undefined;
+    if (target.settles && have > 0) {
+      const done = await control<{ settled: number }>(server, 'settle', 'POST');
+      await new Promise((r) => setTimeout(r, 500));
+      const now = await stats(server);
+      settled = {
+        streams: have,
+        settled: done.settled,
+        rssBytes: now.rssBytes,
+        rssPerStreamBytes: (now.rssBytes - base.rssBytes) / have,
+        heapPerStreamBytes: (now.heapUsedBytes - base.heapUsedBytes) / have,
+      };
+    }
+    return {
+      baselineRssBytes: base.rssBytes,
+      stages,
+      ...(fanout ? { fanout } : {}),
+      ...(settled ? { settled } : {}),
+    };
   } finally {
     await client.close();
     await server.stop();

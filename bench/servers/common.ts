@@ -47,6 +47,11 @@ export interface BenchHooks {
   streams(): number;
   /** Sends one list-changed notification to every listening stream; resolves when written. */
   notify?(): Promise<void> | void;
+  /**
+   * Brings idle sessions to the state they reach once idle long enough (for
+   * mcp-tether: hibernated, as `--hibernate-after` would); returns how many.
+   */
+  settle?(): number;
 }
 
 /**
@@ -67,6 +72,8 @@ export function benchRoute(req: IncomingMessage, res: ServerResponse, hooks: Ben
       () => json(res, { startUs, doneUs: nowUs(), supported: hooks.notify !== undefined }),
       (err: unknown) => json(res, { startUs, error: String(err) }),
     );
+  } else if (url.startsWith('/__bench/settle')) {
+    json(res, { settled: hooks.settle?.() ?? 0, supported: hooks.settle !== undefined });
   } else {
     res.writeHead(404).end();
   }

@@ -60,9 +60,15 @@ const control = createServer((req, res) => {
     sessions: () => tether.sessions.size,
     streams: () => tether.registry.size,
     async notify() {
-      // 2026-07-28 listen streams through the bus, 2025-era GET streams through each session's server.
+      // One server-wide change: 2026-07-28 listen streams and 2025-era sessions' GET streams alike.
       tether.notify.toolsChanged();
-      await Promise.all([...tether.sessions.values()].map((s) => s.server.sendToolListChanged()));
+    },
+    settle() {
+      // What the scheduler's sweep does once --hibernate-after (default 60 s) has passed, without
+      // waiting for it: a sweep dated an hour ahead. Every bench session holds its GET stream, so
+      // the idle TTL (30 min here) frees none of them.
+      tether.sessions.sweep(Date.now() + 60 * 60_000);
+      return tether.sessions.hibernating;
     },
   });
 });
