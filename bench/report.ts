@@ -127,22 +127,6 @@ function streamTables(r: BenchResults): string {
         } |`,
       );
     }
-    const settled = reps.flatMap((rep) => (rep.settled ? [rep.settled] : []));
-    if (settled.length > 0) {
-      const base = median(reps.map((rep) => rep.baselineRssBytes));
-      const extrapolated = (base + 50_000 * median(settled.map((s) => s.rssPerStreamBytes))) / 1e6;
-      out.push(
-        `| ${t.label}, idle past \`--hibernate-after\` (${fmt(median(settled.map((s) => s.settled)))} hibernated) | ${fmt(
-          median(settled.map((s) => s.streams)),
-        )} | | | ${ms(
-          settled.map((s) => s.rssPerStreamBytes / 1024),
-          1,
-        )} | ${ms(
-          settled.map((s) => s.heapPerStreamBytes / 1024),
-          1,
-        )} | ${fmt(median(settled.map((s) => s.rssBytes / 1e6)))} | | ${fmt(extrapolated)} |`,
-      );
-    }
   }
   return out.join('\n');
 }
@@ -286,14 +270,7 @@ function checks(r: BenchResults): Check[] {
   const stage = (id: string, count: number) =>
     (r.streams[id] ?? []).flatMap((rep) => rep.stages.filter((s) => s.target === count));
   const top = Math.max(...r.settings.streams.counts);
-  // An idle 2025 session is measured once settled (hibernated) where the run did so.
-  const idleBytes = (id: string) => {
-    const settled = (r.streams[id] ?? []).flatMap((rep) =>
-      rep.settled ? [rep.settled.rssPerStreamBytes] : [],
-    );
-    return settled.length > 0 ? settled : stage(id, top).map((s) => s.rssPerStreamBytes);
-  };
-  const perStream = (id: string) => median(idleBytes(id)) / 1024;
+  const perStream = (id: string) => median(stage(id, top).map((s) => s.rssPerStreamBytes)) / 1024;
   const base = (id: string) => median((r.streams[id] ?? []).map((rep) => rep.baselineRssBytes));
   const at50k = (id: string) => (base(id) + 50_000 * perStream(id) * 1024) / 1e6;
   const openRate = median(stage('tether', top).map((s) => s.openRate));

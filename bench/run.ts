@@ -29,6 +29,7 @@ import { writeReport } from './report.js';
  * Environment:
  *   BENCH_QUICK=1         a ~2-minute smoke run (1 repetition, short windows, small counts)
  *   BENCH_REPS=n          repetitions (default 3)
+ *   BENCH_TARGETS=a,b     only these target ids (e.g. tether,sdk1-sse), in every phase
  *   BENCH_ALL=1           also the targets left out of the default run for time (SDK 1.x HTTP+SSE throughput)
  *   BENCH_PHASES=a,b      subset of throughput,streams,disconnect,keepalive
  *   BENCH_WAIT_QUIET=1    first wait (up to BENCH_QUIET_MAX_MIN, default 20 min) for a 1-minute load average below 0.6
@@ -37,6 +38,9 @@ import { writeReport } from './report.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const ALL = process.env.BENCH_ALL === '1';
+/** Only these target ids (comma-separated), in every phase; default all. */
+const ONLY = process.env.BENCH_TARGETS?.split(',').map((id) => id.trim());
+const picked = (t: { id: string }) => ONLY === undefined || ONLY.includes(t.id);
 const QUIET_MAX_MIN = Number(process.env.BENCH_QUIET_MAX_MIN ?? 20);
 const REPS = Number(process.env.BENCH_REPS ?? (QUICK ? 1 : 3));
 const PHASES = new Set(
@@ -186,7 +190,7 @@ async function main(): Promise<void> {
 
   for (let rep = 1; rep <= REPS; rep++) {
     if (PHASES.has('throughput')) {
-      for (const t of THROUGHPUT_TARGETS.filter((x) => ALL || !x.extra)) {
+      for (const t of THROUGHPUT_TARGETS.filter((x) => (ALL || !x.extra) && picked(x))) {
         log(`rep ${rep}/${REPS} throughput ${t.id}`);
         push(
           results.throughput,
@@ -196,7 +200,7 @@ async function main(): Promise<void> {
       }
     }
     if (PHASES.has('streams')) {
-      for (const t of STREAM_TARGETS) {
+      for (const t of STREAM_TARGETS.filter(picked)) {
         log(`rep ${rep}/${REPS} idle streams ${t.id}`);
         push(
           results.streams,
@@ -206,7 +210,7 @@ async function main(): Promise<void> {
       }
     }
     if (PHASES.has('disconnect')) {
-      for (const t of DISCONNECT_TARGETS) {
+      for (const t of DISCONNECT_TARGETS.filter(picked)) {
         log(`rep ${rep}/${REPS} disconnect ${t.id}`);
         push(
           results.disconnect,
@@ -214,7 +218,7 @@ async function main(): Promise<void> {
           await attempt(`disconnect ${t.id}`, errors, () => disconnectRep(t, settings.disconnect)),
         );
       }
-      for (const t of ABORT_TARGETS) {
+      for (const t of ABORT_TARGETS.filter(picked)) {
         log(`rep ${rep}/${REPS} abort ${t.id}`);
         push(
           results.abort,
@@ -222,7 +226,7 @@ async function main(): Promise<void> {
           await attempt(`abort ${t.id}`, errors, () => abortRep(t.server, settings.disconnect)),
         );
       }
-      for (const t of STORM_TARGETS) {
+      for (const t of STORM_TARGETS.filter(picked)) {
         log(`rep ${rep}/${REPS} SIGKILL storm ${t.id}`);
         const s = settings.storm;
         push(
@@ -237,7 +241,7 @@ async function main(): Promise<void> {
   }
   // Keepalive windows are the repetitions here: consecutive windows on one server per target.
   if (PHASES.has('keepalive')) {
-    for (const t of KEEPALIVE_TARGETS) {
+    for (const t of KEEPALIVE_TARGETS.filter(picked)) {
       log(`keepalive ${t.id}`);
       const k = settings.keepalive;
       const windowMs = k.windowMs[t.intervalMs] ?? 5_000;

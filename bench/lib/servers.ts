@@ -63,6 +63,7 @@ export interface ServerStats {
   streams: number;
   rssBytes: number;
   heapUsedBytes: number;
+  heapTotalBytes: number;
   externalBytes: number;
 }
 

@@ -12,7 +12,11 @@ export interface StreamTarget {
   fanout: boolean;
   /** Largest count opened (default: every count); keeps a run within its time budget. */
   maxCount?: number;
-  /** Whether memory is measured again after the server settles idle sessions (hibernation). */
+  /**
+   * Whether the server settles idle sessions (hibernation) after every
+   * {@link SETTLE_CHUNK} opened, as a server whose sessions arrive over time
+   * does: memory then is what idle sessions cost in the steady state.
+   */
   settles?: boolean;
 }
 
@@ -20,11 +24,18 @@ export const STREAM_TARGETS: StreamTarget[] = [
   { id: 'raw', label: 'raw node:http SSE (no MCP)', server: 'raw', kind: 'raw', fanout: true },
   {
     id: 'tether',
-    label: 'mcp-tether, 2025-11-25 session + GET stream',
+    label: 'mcp-tether, 2025-11-25 session + GET stream, idle sessions hibernated',
     server: 'tether',
     kind: 'session-get',
     fanout: true,
     settles: true,
+  },
+  {
+    id: 'tether-awake',
+    label: 'mcp-tether, 2025-11-25 session + GET stream, sessions awake (used within --hibernate-after)',
+    server: 'tether',
+    kind: 'session-get',
+    fanout: false,
   },
   {
     id: 'tether-listen',
@@ -82,6 +93,9 @@ export const STREAM_TARGETS: StreamTarget[] = [
 ];
 
 /** Memory and opening at one stream count. */
+/** Streams opened between two settles of a {@link StreamTarget.settles} target. */
+const SETTLE_CHUNK = 500;
+
 export interface StreamStage {
   target: number;
   opened: number;
@@ -92,6 +106,9 @@ export interface StreamStage {
   openTimedOut: boolean;
   rssBytes: number;
   heapUsedBytes: number;
+  /** V8 heap committed (used or not) per stream: what RSS holds for the heap. */
+  heapTotalPerStreamBytes?: number;
+  externalPerStreamBytes?: number;
   /** (RSS here − RSS before any stream) / streams. */
   rssPerStreamBytes: number;
   heapPerStreamBytes: number;
@@ -108,20 +125,10 @@ export interface FanoutSample {
   serverCallMs: number;
 }
 
-/** Memory once the server has settled its idle sessions (mcp-tether: hibernated). */
-export interface SettledSample {
-  streams: number;
-  settled: number;
-  rssBytes: number;
-  rssPerStreamBytes: number;
-  heapPerStreamBytes: number;
-}
-
 export interface StreamsRep {
   baselineRssBytes: number;
   stages: StreamStage[];
   fanout?: FanoutSample;
-  settled?: SettledSample;
 }
 
 export interface StreamsSettings {
@@ -156,17 +163,31 @@ export async function streamsRep(target: StreamTarget, settings: StreamsSettings
       (c) => c <= (target.maxCount ?? c) || c === settings.counts[0],
     )) {
       const batch = count - have;
-      const opened = await client.command<{
-        total: number;
-        failures: number;
-        ms: number;
-        errorSamples: string[];
-        timedOut?: boolean;
-      }>(
-        { cmd: 'open', count: batch, timeoutMs: settings.stageTimeoutMs },
-        'opened',
-        settings.stageTimeoutMs + 60_000,
-      );
+      const opened = { total: have, failures: 0, ms: 0, errorSamples: [] as string[], timedOut: false };
+      for (let left = batch; left > 0; ) {
+        const chunk = target.settles ? Math.min(SETTLE_CHUNK, left) : left;
+        const part = await client.command<{
+          total: number;
+          failures: number;
+          ms: number;
+          errorSamples: string[];
+          timedOut?: boolean;
+        }>(
+          { cmd: 'open', count: chunk, timeoutMs: settings.stageTimeoutMs },
+          'opened',
+          settings.stageTimeoutMs + 60_000,
+        );
+        opened.total = part.total;
+        opened.failures += part.failures;
+        opened.ms += part.ms;
+        opened.errorSamples.push(...part.errorSamples.slice(0, 3));
+        if (target.settles) await control(server, 'settle', 'POST');
+        if (part.timedOut) {
+          opened.timedOut = true;
+          break;
+        }
+        left -= chunk;
+      }
       const now = await stats(server);
       const added = opened.total - have;
       have = opened.total;
@@ -181,6 +202,8 @@ export async function streamsRep(target: StreamTarget, settings: StreamsSettings
         heapUsedBytes: now.heapUsedBytes,
         rssPerStreamBytes: (now.rssBytes - base.rssBytes) / Math.max(1, opened.total),
         heapPerStreamBytes: (now.heapUsedBytes - base.heapUsedBytes) / Math.max(1, opened.total),
+        heapTotalPerStreamBytes: (now.heapTotalBytes - base.heapTotalBytes) / Math.max(1, opened.total),
+        externalPerStreamBytes: (now.externalBytes - base.externalBytes) / Math.max(1, opened.total),
       });
       if (opened.total < count) break;
     }
@@ -202,24 +225,10 @@ export async function streamsRep(target: StreamTarget, settings: StreamsSettings
         serverCallMs: (call.doneUs - call.startUs) / 1000,
       };
     }
-    let settled: SettledSample | undefined;
-    if (target.settles && have > 0) {
-      const done = await control<{ settled: number }>(server, 'settle', 'POST');
-      await new Promise((r) => setTimeout(r, 500));
-      const now = await stats(server);
-      settled = {
-        streams: have,
-        settled: done.settled,
-        rssBytes: now.rssBytes,
-        rssPerStreamBytes: (now.rssBytes - base.rssBytes) / have,
-        heapPerStreamBytes: (now.heapUsedBytes - base.heapUsedBytes) / have,
-      };
-    }
     return {
       baselineRssBytes: base.rssBytes,
       stages,
       ...(fanout ? { fanout } : {}),
-      ...(settled ? { settled } : {}),
     };
   } finally {
     await client.close();

@@ -25,12 +25,22 @@ export function released(): void {
 }
 
 /** Memory after a full GC (the servers run with `--expose-gc`). */
-export function memory(): { rssBytes: number; heapUsedBytes: number; externalBytes: number } {
+export function memory(): {
+  rssBytes: number;
+  heapUsedBytes: number;
+  heapTotalBytes: number;
+  externalBytes: number;
+} {
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
   gc?.();
   const m = process.memoryUsage();
-  return { rssBytes: m.rss, heapUsedBytes: m.heapUsed, externalBytes: m.external + m.arrayBuffers };
+  return {
+    rssBytes: m.rss,
+    heapUsedBytes: m.heapUsed,
+    heapTotalBytes: m.heapTotal,
+    externalBytes: m.external + m.arrayBuffers,
+  };
 }
 
 function json(res: ServerResponse, body: unknown): void {

@@ -100,7 +100,7 @@ export function createMetrics(
   });
   new Gauge({
     name: `${p}sessions_hibernating`,
-    help: '2025-era sessions of this process holding no server while idle (rebuilt on their next request)',
+    help: '2025-era sessions of this process holding no SDK server (idle, or not yet asked anything); built on their next request',
     registers: [registry],
     collect() {
       this.set(hibernatingCount());

@@ -66,6 +66,22 @@ async function hibernated(): Promise<void> {
 }
 
 describe('session hibernation (2025-era sessions)', () => {
+  it('answers initialize without building the session a server, and builds it for the first request', async () => {
+    // The handshake and the GET stream did not need the session's own server.
+    expect(only().server).toBeUndefined();
+    expect(t.logsOf('session.woke')).toHaveLength(0);
+    const capabilities = client.getServerCapabilities();
+    expect(capabilities?.tools).toBeDefined();
+    expect(client.getServerVersion()?.name).toBe('mcp-tether');
+
+    const tools = await client.listTools();
+    expect(tools.tools.map((tool) => tool.name)).toContain('confirm');
+    expect(only().server).toBeDefined();
+    expect(t.logsOf('session.woke')).toHaveLength(1);
+    // The handshake was answered (and counted) once, by the shared server.
+    expect(await metric('mcp_tether_requests_total{method="initialize"')).toBe(1);
+  });
+
   it('lets an idle session go of its server, keeps its stream, and rebuilds it on the next request as it was', async () => {
     await client.setLoggingLevel('warning');
     await client.callTool({ name: 'log_twice', arguments: { text: 'before' } });
@@ -91,7 +107,8 @@ describe('session hibernation (2025-era sessions)', () => {
     expect(logs.map((l) => l.level)).toEqual(['warning', 'warning']);
     expect(only().server).toBeDefined();
     expect(t.tether.sessions.hibernating).toBe(0);
-    expect(t.logsOf('session.woke')).toHaveLength(1);
+    // Built for the first request after initialize, then rebuilt after hibernating.
+    expect(t.logsOf('session.woke')).toHaveLength(2);
     expect(standalone()).toBe(stream);
     // Replaying the handshake to the rebuilt server is not client traffic.
     expect(await metric('mcp_tether_requests_total{method="initialize"')).toBe(1);

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   type AuthInfo,
   classifyInboundRequest,
+  type JSONRPCMessage,
   LATEST_PROTOCOL_VERSION,
   SUPPORTED_PROTOCOL_VERSIONS,
 } from '@modelcontextprotocol/server';
@@ -40,6 +41,11 @@ function header(req: IncomingMessage, name: string): string | undefined {
 function isJsonContentType(req: IncomingMessage): boolean {
   const ct = header(req, 'content-type');
   return ct?.split(';')[0]?.trim().toLowerCase() === 'application/json';
+}
+
+function needsServer(message: JSONRPCMessage): boolean {
+  if (isResponse(message)) return false;
+  return !('method' in message) || message.method !== 'notifications/initialized';
 }
 
 /** The version a session will speak: the client's if supported, else the latest. */
@@ -169,9 +175,9 @@ export function createStreamableHttpHandler(deps: StreamableHttpDeps) {
     }
     const session = await sessionFor(req, res, principal);
     if (!session) return;
-    // Replies to liveness pings are the transport's own; anything else is for the server,
-    // which a hibernating session rebuilds first.
-    if (messages.some((m) => !isResponse(m))) await sessions.wake(session);
+    // A session without a server (hibernating, or new) builds it for a request or notification;
+    // not for `notifications/initialized`, which the rebuild replays, nor for replies to liveness pings.
+    if (messages.some(needsServer)) await sessions.wake(session);
     session.transport.handlePost(req, res, messages, authInfo);
   }
 

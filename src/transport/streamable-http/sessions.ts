@@ -1,10 +1,18 @@
-import type { JSONRPCMessage, McpServer, ServerEvent, ServerEventBus } from '@modelcontextprotocol/server';
+import type {
+  JSONRPCMessage,
+  McpServer,
+  RequestId,
+  ServerEvent,
+  ServerEventBus,
+} from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { CloseReason } from '../../connection/close-reason.js';
 import type { ConnectionRegistry } from '../../connection/registry.js';
 import { randomId } from '../../connection/sse-connection.js';
 import type { EventStore } from '../../session/event-store.js';
 import type { SessionStore } from '../../session/session-store.js';
+import { isRequest } from '../sse-frames.js';
+import { InitializeLobby } from './lobby.js';
 import { type SessionSignal, SessionTransport, type StreamRouter } from './session-transport.js';
 
 /** A 2025-era session served by this process. */
@@ -88,9 +96,11 @@ export class StreamableHttpSessions {
   private nodeChannel: Promise<unknown> | undefined;
   private readonly stopChanges: (() => void) | undefined;
   private hibernatingCount = 0;
+  private readonly lobby: InitializeLobby;
 
   constructor(private readonly deps: SessionsDeps) {
     this.stopChanges = deps.changes?.subscribe((event) => this.broadcast(event));
+    this.lobby = new InitializeLobby(deps.createServer);
   }
 
   get size(): number {
@@ -152,10 +162,11 @@ export class StreamableHttpSessions {
     const standaloneStreamId = this.deps.router ? randomId() : undefined;
     const transport = this.newTransport(id, standaloneStreamId, () => session);
     transport.protocolVersion = protocolVersion;
-    const server = await this.deps.createServer();
+    // No server of its own yet: the lobby answers the initialize, and the first
+    // request that needs the session's server builds it (see wake()).
     const session: LiveSession = {
       id,
-      server,
+      server: undefined,
       transport,
       createdAt: now,
       lastActivityAt: now,
@@ -163,7 +174,11 @@ export class StreamableHttpSessions {
       principal,
       initParams: initParams ?? UNKNOWN_CLIENT_INIT(protocolVersion),
     };
-    await server.connect(transport);
+    this.hibernatingCount++;
+    transport.onmessage = (message) => {
+      transport.onmessage = undefined;
+      if (isRequest(message)) this.answerFromLobby(transport, message);
+    };
     if (this.deps.router) {
       // Shared first: a POST that reaches another node right after the answer must find it.
       await this.deps.sessionStore.create({
@@ -189,6 +204,25 @@ export class StreamableHttpSessions {
     }
     this.deps.logger.info({ session_id: id, protocol_version: protocolVersion }, 'session.created');
     return session;
+  }
+
+  private answerFromLobby(transport: SessionTransport, request: JSONRPCMessage & { id: RequestId }): void {
+    this.lobby
+      .answer(request)
+      .catch(
+        (err: unknown): JSONRPCMessage => ({
+          jsonrpc: '2.0',
+          id: request.id,
+          error: { code: -32603, message: `Internal error: ${(err as Error).message}` },
+        }),
+      )
+      .then((response) => transport.send(response))
+      .catch((err: unknown) =>
+        this.deps.logger.warn(
+          { session_id: transport.sessionId, err: (err as Error).message },
+          'session.initialize_failed',
+        ),
+      );
   }
 
   /**
@@ -422,5 +456,6 @@ export class StreamableHttpSessions {
   async closeAll(reason: CloseReason): Promise<void> {
     this.stopChanges?.();
     await Promise.all([...this.live.values()].map((s) => this.close(s, reason)));
+    await this.lobby.close();
   }
 }
