@@ -24,7 +24,7 @@ import {
  * a real client answers them. Times are µs on CLOCK_MONOTONIC, comparable with
  * the server's marks.
  */
-export type StreamKind = 'raw' | 'session-get' | 'listen' | 'legacy-sse' | 'seed';
+export type StreamKind = 'raw' | 'session-get' | 'session-get-used' | 'listen' | 'legacy-sse' | 'seed';
 
 export interface StreamsOptions {
   kind: StreamKind;
@@ -148,7 +148,8 @@ function onFrame(h: Held, frame: string): void {
 /** Opens one stream; resolves once it is established (first expected frame, or headers). */
 async function openOne(n: number): Promise<void> {
   let sessionId: string | undefined;
-  if (kind === 'session-get') sessionId = await pool.use((c) => openSession(c, port));
+  if (kind === 'session-get' || kind === 'session-get-used')
+    sessionId = await pool.use((c) => openSession(c, port, kind === 'session-get-used'));
   const conn = new HttpConnection({ host: HOST, port, localAddress: nextAddress() });
   await conn.connected();
   const h: Held = { conn, sessionId, replyPath: '/mcp', closedByUs: false, notifiedUs: undefined };
@@ -157,7 +158,7 @@ async function openOne(n: number): Promise<void> {
   let path = '/mcp';
   let headers = `host: 127.0.0.1:${port}\r\naccept: text/event-stream\r\n`;
   let body = '';
-  if (kind === 'session-get') headers = sessionHeaders(port, sessionId as string);
+  if (sessionId !== undefined) headers = sessionHeaders(port, sessionId);
   else if (kind === 'listen') {
     method = 'POST';
     headers = modernHeaders(port, 'subscriptions/listen');

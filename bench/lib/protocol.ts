@@ -101,7 +101,12 @@ export function checkEchoReply(res: HttpResponse, id: number, text: string): str
 }
 
 /** Opens a 2025-11-25 session on `conn`: initialize + notifications/initialized. Returns its id. */
-export async function openSession(conn: HttpConnection, port: number): Promise<string> {
+/**
+ * Opens a 2025 session (`initialize` + `notifications/initialized`); with
+ * `use`, also asks it one `tools/list`, so a server that builds a session's
+ * protocol object on demand has built it.
+ */
+export async function openSession(conn: HttpConnection, port: number, use = false): Promise<string> {
   const init = await conn.request('POST', '/mcp', baseHeaders(port), initializeBody());
   const id = headerOf(init.head, 'mcp-session-id');
   if (init.status !== 200 || id === undefined) {
@@ -109,6 +114,16 @@ export async function openSession(conn: HttpConnection, port: number): Promise<s
   }
   const done = await conn.request('POST', '/mcp', sessionHeaders(port, id), INITIALIZED_BODY);
   if (done.status !== 202 && done.status !== 200) throw new Error(`initialized failed: ${done.status}`);
+  if (use) {
+    const list = await conn.request(
+      'POST',
+      '/mcp',
+      sessionHeaders(port, id),
+      '{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}',
+    );
+    if (list.status !== 200 || !list.body.includes('"echo"'))
+      throw new Error(`tools/list failed: ${list.status}`);
+  }
   return id;
 }
 

@@ -24,18 +24,26 @@ export const STREAM_TARGETS: StreamTarget[] = [
   { id: 'raw', label: 'raw node:http SSE (no MCP)', server: 'raw', kind: 'raw', fanout: true },
   {
     id: 'tether',
-    label: 'mcp-tether, 2025-11-25 session + GET stream, idle sessions hibernated',
+    label: 'mcp-tether, 2025-11-25 session + GET stream',
     server: 'tether',
     kind: 'session-get',
     fanout: true,
-    settles: true,
   },
   {
-    id: 'tether-awake',
-    label: 'mcp-tether, 2025-11-25 session + GET stream, sessions awake (used within --hibernate-after)',
+    id: 'tether-used',
+    label:
+      'mcp-tether, 2025-11-25 session + GET stream after a tools/list, server kept (used within --hibernate-after)',
     server: 'tether',
-    kind: 'session-get',
+    kind: 'session-get-used',
     fanout: false,
+  },
+  {
+    id: 'tether-hibernated',
+    label: 'mcp-tether, 2025-11-25 session + GET stream after a tools/list, idle past --hibernate-after',
+    server: 'tether',
+    kind: 'session-get-used',
+    fanout: false,
+    settles: true,
   },
   {
     id: 'tether-listen',

@@ -7,7 +7,7 @@ import {
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { LiveSession } from '../../src/index.js';
+import { DEFAULT_MAX_EVENTS_PER_STREAM, type LiveSession, MemoryEventStore } from '../../src/index.js';
 import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
 import { fixtureSetup, within } from './fixtures.js';
 
@@ -15,13 +15,25 @@ import { fixtureSetup, within } from './fixtures.js';
 const PING_INTERVAL_MS = 500;
 const HIBERNATE_AFTER_MS = 300;
 
+/** Records which streams' events the session let go of. */
+class WatchedEventStore extends MemoryEventStore {
+  readonly deleted: string[] = [];
+  override async deleteStream(streamId: string): Promise<void> {
+    this.deleted.push(streamId);
+    await super.deleteStream(streamId);
+  }
+}
+
 let t: TestTether;
+let events: WatchedEventStore;
 let client: Client;
 let logs: LoggingMessageNotification['params'][];
 let listChanged: number;
 
 beforeEach(async () => {
+  events = new WatchedEventStore(DEFAULT_MAX_EVENTS_PER_STREAM);
   t = await startTether({
+    eventStore: events,
     setup: fixtureSetup,
     pingIntervalMs: PING_INTERVAL_MS,
     hibernateAfterMs: HIBERNATE_AFTER_MS,
@@ -88,8 +100,11 @@ describe('session hibernation (2025-era sessions)', () => {
     await waitFor(() => logs.length === 1, 2_000, 'the warning');
     const stream = standalone();
 
+    expect(events.deleted).toEqual([]);
     await hibernated();
     expect(t.tether.sessions.hibernating).toBe(1);
+    // The finished response streams (initialize, setLevel, the call) are not kept past hibernation.
+    expect(events.deleted.length).toBeGreaterThanOrEqual(3);
     expect(await metric('mcp_tether_sessions_hibernating')).toBe(1);
     expect(t.logsOf('session.hibernated')).toHaveLength(1);
     // The client's GET stream is untouched: same connection, still open.

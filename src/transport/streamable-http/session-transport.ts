@@ -182,6 +182,18 @@ export class SessionTransport implements Transport {
   }
 
   /**
+   * Forgets the events of finished response streams (kept for a client that
+   * resumes one late): called when the session hibernates, long after any
+   * such resumption. In a cluster the shared store keeps them for other nodes.
+   */
+  forgetFinished(): void {
+    if (this.deps.router) return;
+    for (const id of this.finishedStreams.splice(0)) {
+      if (this.storedStreams.delete(id)) this.deps.eventStore.deleteStream(id).catch(() => {});
+    }
+  }
+
+  /**
    * Sends a server-wide notification (a list change) on the session's
    * standalone stream. Sessions that never opened one are skipped; in a
    * cluster only the node holding the stream's connection sends it.

@@ -310,6 +310,7 @@ export class StreamableHttpSessions {
     session.server = undefined;
     this.hibernatingCount++;
     session.transport.detachServer();
+    session.transport.forgetFinished();
     this.deps.logger.debug({ session_id: session.id }, 'session.hibernated');
   }
 
@@ -436,8 +437,9 @@ export class StreamableHttpSessions {
         }
         if (!idle) this.keepShared(s, now, ttl);
       }
-      if (hibernateAfter > 0 && s.server && now - s.lastUsedAt >= hibernateAfter && s.transport.quiescent) {
-        this.hibernate(s);
+      if (hibernateAfter > 0 && now - s.lastUsedAt >= hibernateAfter && s.transport.quiescent) {
+        if (s.server) this.hibernate(s);
+        else s.transport.forgetFinished();
       }
     }
   }
