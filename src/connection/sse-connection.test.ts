@@ -34,6 +34,23 @@ describe('SseConnection', () => {
     expect(s.connection.write('data: late\n\n')).toBe(false);
   });
 
+  it('calls close listeners once with the reason, at once when already closed, not after removal', async () => {
+    const s = await h.openReading();
+    const heard: string[] = [];
+    s.connection.onClose((reason) => heard.push(`a ${reason}`));
+    const stop = s.connection.onClose((reason) => heard.push(`b ${reason}`));
+    stop();
+
+    s.connection.close('manual');
+    s.connection.close('shutdown');
+    s.connection.onClose((reason) => heard.push(`late ${reason}`));
+
+    expect(heard).toEqual(['a manual', 'late manual']);
+    // A signal first read after the close is already aborted with the reason.
+    expect(s.connection.signal.aborted).toBe(true);
+    expect(s.connection.signal.reason).toBe('manual');
+  });
+
   it('ends a server-initiated close with a `retry:` hint and keeps the first reason only', async () => {
     const s = await h.openReading();
     s.connection.write('data: one\n\n');

@@ -78,7 +78,7 @@ function clientIpOf(req: IncomingMessage): string {
  * @example
  * const conn = registry.open(req, res, { transport: 'streamable-http', kind: 'standalone' });
  * conn.write('event: message\ndata: {}\n\n');
- * conn.signal.addEventListener('abort', () => cleanup());
+ * conn.onClose((reason) => cleanup(reason));
  */
 export class SseConnection {
   readonly id: string;
@@ -104,7 +104,9 @@ export class SseConnection {
   /** Id of the liveness ping awaiting a reply, if any. */
   outstandingPing: string | undefined;
 
-  private readonly controller = new AbortController();
+  /** Created when {@link signal} is first read: most streams only need {@link onClose}. */
+  private controller: AbortController | undefined;
+  private closeListeners: Array<(reason: CloseReason) => void> | undefined;
   private readonly res: ServerResponse;
   private readonly owner: ConnectionOwner;
   private readonly info: ConnectionInfo;
@@ -143,7 +145,29 @@ export class SseConnection {
 
   /** Aborted when the stream closes, with the {@link CloseReason} as `signal.reason`. */
   get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.closeReason !== undefined) this.controller.abort(this.closeReason);
+    }
     return this.controller.signal;
+  }
+
+  /**
+   * Calls `listener` once when the stream closes (at once if it has), after
+   * {@link signal} is aborted. Cheaper than a signal listener on hot paths.
+   * Returns a function that removes the listener.
+   */
+  onClose(listener: (reason: CloseReason) => void): () => void {
+    if (this.closeReason !== undefined) {
+      listener(this.closeReason);
+      return () => {};
+    }
+    this.closeListeners ??= [];
+    this.closeListeners.push(listener);
+    return () => {
+      const i = this.closeListeners?.indexOf(listener) ?? -1;
+      if (i >= 0) this.closeListeners?.splice(i, 1);
+    };
   }
 
   get closed(): boolean {
@@ -206,11 +230,11 @@ export class SseConnection {
     return new Promise((resolve) => {
       const done = () => {
         this.res.off('drain', done);
-        this.controller.signal.removeEventListener('abort', done);
+        stop();
         resolve();
       };
       this.res.once('drain', done);
-      this.controller.signal.addEventListener('abort', done, { once: true });
+      const stop = this.onClose(done);
     });
   }
 
@@ -282,6 +306,9 @@ export class SseConnection {
       }
     }
     this.owner.removed(this, reason);
-    this.controller.abort(reason);
+    this.controller?.abort(reason);
+    const listeners = this.closeListeners;
+    this.closeListeners = undefined;
+    if (listeners) for (const listener of listeners) listener(reason);
   }
 }

@@ -443,16 +443,12 @@ export class SessionTransport implements Transport {
       pingRequest: stream.kind === 'standalone' ? pingRequestFrame : undefined,
     });
     connection.open({ 'Mcp-Session-Id': this.sessionId });
-    connection.signal.addEventListener(
-      'abort',
-      () => {
-        if (stream.connection === connection) stream.connection = undefined;
-        this.deps.onStreamsChanged(this.openStreams);
-        // A client that stopped answering pings is gone: the session goes with its stream.
-        if (connection.closeReason === 'ping_timeout') this.deps.onLivenessLost?.();
-      },
-      { once: true },
-    );
+    connection.onClose((reason) => {
+      if (stream.connection === connection) stream.connection = undefined;
+      this.deps.onStreamsChanged(this.openStreams);
+      // A client that stopped answering pings is gone: the session goes with its stream.
+      if (reason === 'ping_timeout') this.deps.onLivenessLost?.();
+    });
     return connection;
   }
 
