@@ -39,22 +39,25 @@ export class StreamsClient {
 
   private expect(event: string, timeoutMs: number): Promise<unknown> {
     return new Promise((resolve, reject) => {
+      const onExit = () => {
+        clearTimeout(timer);
+        reject(new Error(`streams client exited\n${stderrTail(this.child)}`));
+      };
       const timer = setTimeout(() => {
+        this.child.off('exit', onExit);
         reject(new Error(`streams client: no "${event}" within ${timeoutMs} ms\n${stderrTail(this.child)}`));
       }, timeoutMs);
       this.waiting.push({
         event,
         resolve: (v) => {
           clearTimeout(timer);
+          this.child.off('exit', onExit);
           const m = v as { event: string; message?: string };
           if (m.event === 'error') reject(new Error(`streams client: ${m.message}`));
           else resolve(v);
         },
       });
-      this.child.once('exit', () => {
-        clearTimeout(timer);
-        reject(new Error(`streams client exited\n${stderrTail(this.child)}`));
-      });
+      this.child.once('exit', onExit);
     });
   }
 
