@@ -1,4 +1,5 @@
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { SUBSCRIPTION_ID_META_KEY } from '@modelcontextprotocol/server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
 
@@ -59,5 +60,36 @@ describe('2026-07-28 subscriptions/listen', () => {
     const listen = () => [...t!.tether.registry.values()].find((c) => c.kind === 'listen');
     await waitFor(() => (listen()?.pingsSent ?? 0) >= 2, 5_000, 'two keepalives on the listen stream');
     await sub.close();
+  });
+
+  it('serves a listen stream from the bus after the acknowledgement: only what the filter asked for, stamped with its subscription', async () => {
+    t = await startTether();
+    const client = await modernClient(t.mcpUrl);
+    const tools: unknown[] = [];
+    let prompts = 0;
+    client.setNotificationHandler('notifications/tools/list_changed', (n) => {
+      tools.push(n.params);
+    });
+    client.setNotificationHandler('notifications/prompts/list_changed', () => {
+      prompts++;
+    });
+    const sub = await client.listen({ toolsListChanged: true });
+    const listens = () => [...t!.tether.registry.values()].filter((c) => c.kind === 'listen');
+    await waitFor(() => listens().length === 1, 5_000, 'listen stream');
+
+    t.tether.notify.promptsChanged();
+    t.tether.notify.toolsChanged();
+    t.tether.notify.toolsChanged();
+    await waitFor(() => tools.length === 2, 5_000, 'two tools changes');
+    expect(prompts).toBe(0);
+    for (const params of tools) {
+      expect((params as { _meta?: Record<string, unknown> })._meta?.[SUBSCRIPTION_ID_META_KEY]).toBeDefined();
+    }
+
+    await sub.close();
+    await waitFor(() => listens().length === 0, 5_000, 'stream released');
+    // A change after the stream is gone goes nowhere and breaks nothing.
+    t.tether.notify.toolsChanged();
+    expect(tools).toHaveLength(2);
   });
 });

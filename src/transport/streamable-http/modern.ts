@@ -5,8 +5,11 @@ import {
   InMemoryServerEventBus,
   type McpServer,
   type McpServerFactory,
+  type ServerEvent,
   type ServerEventBus,
   type ServerNotifier,
+  SUBSCRIPTION_ID_META_KEY,
+  type SubscriptionFilter,
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { ConnectionRegistry } from '../../connection/registry.js';
@@ -75,6 +78,70 @@ function endsFrame(chunk: Uint8Array): boolean {
   return n >= 2 && chunk[n - 1] === 0x0a && chunk[n - 2] === 0x0a;
 }
 
+/** What a `notifications/subscriptions/acknowledged` frame says: the honored filter and the subscription id. */
+function acknowledgement(
+  frame: string,
+): { honored: SubscriptionFilter; subscriptionId: unknown } | undefined {
+  const data = frame
+    .split('\n')
+    .filter((line) => line.startsWith('data:'))
+    .map((line) => line.slice(line.startsWith('data: ') ? 6 : 5))
+    .join('\n');
+  try {
+    const message = JSON.parse(data) as {
+      method?: unknown;
+      params?: { notifications?: SubscriptionFilter; _meta?: Record<string, unknown> };
+    };
+    if (message.method !== 'notifications/subscriptions/acknowledged') return undefined;
+    const honored = message.params?.notifications;
+    const meta = message.params?._meta;
+    if (honored === undefined || meta === undefined || !(SUBSCRIPTION_ID_META_KEY in meta)) return undefined;
+    return { honored, subscriptionId: meta[SUBSCRIPTION_ID_META_KEY] };
+  } catch {
+    return undefined;
+  }
+}
+
+function listensToAnything(filter: SubscriptionFilter): boolean {
+  return Object.keys(filter).length > 0;
+}
+
+/** Whether a listen filter takes an event (as the SDK's listen router decides). */
+function listenFilterAccepts(filter: SubscriptionFilter, event: ServerEvent): boolean {
+  switch (event.kind) {
+    case 'tools_list_changed':
+      return filter.toolsListChanged === true;
+    case 'prompts_list_changed':
+      return filter.promptsListChanged === true;
+    case 'resources_list_changed':
+      return filter.resourcesListChanged === true;
+    case 'resource_updated':
+      return filter.resourceSubscriptions?.includes(event.uri) === true;
+  }
+}
+
+const EVENT_METHODS = {
+  tools_list_changed: 'notifications/tools/list_changed',
+  prompts_list_changed: 'notifications/prompts/list_changed',
+  resources_list_changed: 'notifications/resources/list_changed',
+  resource_updated: 'notifications/resources/updated',
+} as const;
+
+/** The notification a listen stream gets for an event, stamped with its subscription id. */
+function listenNotification(event: ServerEvent, subscriptionId: unknown): unknown {
+  const params: Record<string, unknown> = { ...event.params };
+  if (event.kind === 'resource_updated') params.uri = event.uri;
+  params._meta = {
+    ...(event.params?._meta as object | undefined),
+    [SUBSCRIPTION_ID_META_KEY]: subscriptionId,
+  };
+  return { jsonrpc: '2.0', method: EVENT_METHODS[event.kind], params };
+}
+
+function messageFrameOf(message: unknown): string {
+  return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+}
+
 function methodOf(body: unknown): string | undefined {
   const m = (body as { method?: unknown } | null)?.method;
   return typeof m === 'string' ? m : undefined;
@@ -105,9 +172,11 @@ export function createModernEndpoint(deps: ModernDeps): ModernEndpoint {
     onerror: (error) => deps.logger.debug({ err: error.message }, 'modern.request_rejected'),
   });
 
-  async function pump(connection: SseConnection, body: ReadableStream<Uint8Array>): Promise<void> {
-    const reader = body.getReader();
-    connection.signal.addEventListener('abort', () => void reader.cancel().catch(() => {}), { once: true });
+  async function pump(
+    connection: SseConnection,
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+  ): Promise<void> {
+    const stop = connection.onClose(() => void reader.cancel().catch(() => {}));
     try {
       for (;;) {
         const { done, value } = await reader.read();
@@ -118,9 +187,54 @@ export function createModernEndpoint(deps: ModernDeps): ModernEndpoint {
     } catch {
       // The reader was cancelled because the connection closed; nothing left to do.
     } finally {
+      stop();
       connection.atFrameBoundary = true;
       connection.close('completed');
     }
+  }
+
+  /**
+   * A `subscriptions/listen` stream: the SDK validates the request and
+   * writes the acknowledgement with the honored filter; then its per-request
+   * exchange (web streams, the `Request`, promises) is let go and the
+   * subscription is served from the bus by one small listener writing
+   * straight to the connection, as long as the stream lives.
+   */
+  async function listen(
+    connection: SseConnection,
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+  ): Promise<void> {
+    let head = '';
+    const decoder = new TextDecoder();
+    try {
+      while (!head.includes('\n\n')) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        head += decoder.decode(value, { stream: true });
+      }
+    } catch {
+      // cancelled: the client went away before the acknowledgement
+    }
+    const end = head.indexOf('\n\n');
+    const ack = end === -1 ? undefined : acknowledgement(head.slice(0, end));
+    if (
+      connection.closed ||
+      ack === undefined ||
+      end + 2 !== head.length ||
+      !listensToAnything(ack.honored)
+    ) {
+      // Nothing to subscribe to (the SDK ends such a stream itself), or not the shape expected: pass through.
+      if (head) connection.write(head);
+      return pump(connection, reader);
+    }
+    await reader.cancel().catch(() => {});
+    connection.write(head);
+    const { honored, subscriptionId } = ack;
+    const stop = bus.subscribe((event) => {
+      if (!listenFilterAccepts(honored, event)) return;
+      connection.write(messageFrameOf(listenNotification(event, subscriptionId)));
+    });
+    connection.onClose(stop);
   }
 
   async function serve(
@@ -154,13 +268,16 @@ export function createModernEndpoint(deps: ModernDeps): ModernEndpoint {
       res.end(payload);
       return;
     }
-    const connection = deps.registry.open(req, res, {
-      transport: 'streamable-http',
-      kind: methodOf(parsedBody) === 'subscriptions/listen' ? 'listen' : 'response',
-    });
-    connection.signal.addEventListener('abort', onGone, { once: true });
+    const kind = methodOf(parsedBody) === 'subscriptions/listen' ? 'listen' : 'response';
+    const connection = deps.registry.open(req, res, { transport: 'streamable-http', kind });
+    const stopGone = connection.onClose(onGone);
     connection.open(headers);
-    await pump(connection, response.body);
+    const reader = response.body.getReader();
+    if (kind === 'response') return pump(connection, reader);
+    await listen(connection, reader);
+    // Served from the bus from here on: the request's own abort wiring is done with.
+    stopGone();
+    res.off('close', onGone);
   }
 
   return { serve, notify: handler.notify, close: () => handler.close() };
