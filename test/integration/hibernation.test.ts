@@ -189,4 +189,29 @@ describe('session hibernation (2025-era sessions)', () => {
     await waitFor(() => standalone() === undefined, 2_000, 'stream closed');
     expect(t.logsOf('session.closed').map((l) => l.reason)).toEqual(['session_deleted']);
   });
+
+  it('answers 500 when the setup fails to rebuild a server, and builds it on a later request once fixed', async () => {
+    let broken = false;
+    const t2 = await startTether({
+      setup: (server, ctx) => {
+        if (broken) throw new Error('setup is broken');
+        return fixtureSetup(server, ctx);
+      },
+    });
+    const c2 = new Client({ name: 'broken-setup', version: '1.0.0' });
+    try {
+      await within(c2.connect(new StreamableHTTPClientTransport(t2.mcpUrl)), 5_000, 'connect');
+      broken = true;
+      await expect(c2.listTools()).rejects.toThrow();
+      expect(t2.logsOf('request.failed')).toHaveLength(1);
+      expect(t2.tether.sessions.size).toBe(1);
+
+      broken = false;
+      const tools = await within(c2.listTools(), 5_000, 'tools/list once fixed');
+      expect(tools.tools.map((tool) => tool.name)).toContain('echo');
+    } finally {
+      await c2.close().catch(() => {});
+      await t2.close();
+    }
+  });
 });

@@ -50,9 +50,14 @@ export class InitializeLobby {
 
   constructor(private readonly createServer: () => Promise<McpServer>) {}
 
-  async answer(request: JSONRPCMessage & { id: RequestId }): Promise<JSONRPCMessage> {
+  /** Builds the lobby's server if it is not yet; rejects (and tries again next time) when setup throws. */
+  async ready(): Promise<void> {
     this.server ??= this.connect();
     await this.server;
+  }
+
+  async answer(request: JSONRPCMessage & { id: RequestId }): Promise<JSONRPCMessage> {
+    await this.ready();
     return this.transport.exchange(request);
   }
 

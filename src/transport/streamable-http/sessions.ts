@@ -157,6 +157,8 @@ export class StreamableHttpSessions {
     principal?: string,
     initParams?: unknown,
   ): Promise<LiveSession> {
+    // A setup function that throws fails the initialize before any session exists.
+    await this.lobby.ready();
     const id = randomId();
     const now = Date.now();
     const standaloneStreamId = this.deps.router ? randomId() : undefined;

@@ -69,7 +69,8 @@ export async function startServer(name: string, flags: string[] = []): Promise<C
       '--log-format',
       'json',
       '--log-level',
-      'info',
+      // debug: the suite follows every stream, a request's own response stream included.
+      'debug',
       '--admin-token',
       ADMIN_TOKEN,
       '--tools',
