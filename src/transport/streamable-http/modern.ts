@@ -3,6 +3,7 @@ import {
   type AuthInfo,
   createMcpHandler,
   InMemoryServerEventBus,
+  type JSONRPCMessage,
   type McpServer,
   type McpServerFactory,
   type ServerEvent,
@@ -14,6 +15,8 @@ import {
 import type { Logger } from 'pino';
 import type { ConnectionRegistry } from '../../connection/registry.js';
 import type { SseConnection } from '../../connection/sse-connection.js';
+import { isServerEventMethod, SERVER_EVENT_METHODS, serverEventOf } from '../server-events.js';
+import { messageFrame } from '../sse-frames.js';
 
 export interface ModernDeps {
   registry: ConnectionRegistry;
@@ -44,21 +47,10 @@ function bridgeChangesToBus(server: McpServer, bus: ServerEventBus): McpServer {
   const inner = server.server;
   const notify = inner.notification.bind(inner);
   inner.notification = async (notification, options) => {
-    switch (notification.method) {
-      case 'notifications/tools/list_changed':
-        return bus.publish({ kind: 'tools_list_changed' });
-      case 'notifications/prompts/list_changed':
-        return bus.publish({ kind: 'prompts_list_changed' });
-      case 'notifications/resources/list_changed':
-        return bus.publish({ kind: 'resources_list_changed' });
-      case 'notifications/resources/updated': {
-        const uri = (notification.params as { uri?: unknown } | undefined)?.uri;
-        if (typeof uri === 'string') return bus.publish({ kind: 'resource_updated', uri });
-        return;
-      }
-      default:
-        return notify(notification, options);
-    }
+    if (!isServerEventMethod(notification.method)) return notify(notification, options);
+    // (A resources/updated without a uri has nothing to announce.)
+    const event = serverEventOf(notification.method, notification.params);
+    if (event) bus.publish(event);
   };
   return server;
 }
@@ -120,26 +112,15 @@ function listenFilterAccepts(filter: SubscriptionFilter, event: ServerEvent): bo
   }
 }
 
-const EVENT_METHODS = {
-  tools_list_changed: 'notifications/tools/list_changed',
-  prompts_list_changed: 'notifications/prompts/list_changed',
-  resources_list_changed: 'notifications/resources/list_changed',
-  resource_updated: 'notifications/resources/updated',
-} as const;
-
 /** The notification a listen stream gets for an event, stamped with its subscription id. */
-function listenNotification(event: ServerEvent, subscriptionId: unknown): unknown {
+function listenNotification(event: ServerEvent, subscriptionId: unknown): JSONRPCMessage {
   const params: Record<string, unknown> = { ...event.params };
   if (event.kind === 'resource_updated') params.uri = event.uri;
   params._meta = {
     ...(event.params?._meta as object | undefined),
     [SUBSCRIPTION_ID_META_KEY]: subscriptionId,
   };
-  return { jsonrpc: '2.0', method: EVENT_METHODS[event.kind], params };
-}
-
-function messageFrameOf(message: unknown): string {
-  return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+  return { jsonrpc: '2.0', method: SERVER_EVENT_METHODS[event.kind], params } as JSONRPCMessage;
 }
 
 function methodOf(body: unknown): string | undefined {
@@ -232,7 +213,7 @@ export function createModernEndpoint(deps: ModernDeps): ModernEndpoint {
     const { honored, subscriptionId } = ack;
     const stop = bus.subscribe((event) => {
       if (!listenFilterAccepts(honored, event)) return;
-      connection.write(messageFrameOf(listenNotification(event, subscriptionId)));
+      connection.write(messageFrame(listenNotification(event, subscriptionId)));
     });
     connection.onClose(stop);
   }

@@ -11,6 +11,7 @@ import type { ConnectionRegistry } from '../../connection/registry.js';
 import { randomId } from '../../connection/sse-connection.js';
 import type { EventStore } from '../../session/event-store.js';
 import type { SessionStore } from '../../session/session-store.js';
+import { SERVER_EVENT_METHODS } from '../server-events.js';
 import { isRequest } from '../sse-frames.js';
 import { InitializeLobby } from './lobby.js';
 import { type SessionSignal, SessionTransport, type StreamRouter } from './session-transport.js';
@@ -33,13 +34,6 @@ export interface LiveSession {
   /** The client's `initialize` params, replayed to rebuild the server. */
   readonly initParams: unknown;
 }
-
-/** The server-wide change events a 2025-era session hears on its standalone stream. */
-const LIST_CHANGES: Partial<Record<ServerEvent['kind'], string>> = {
-  tools_list_changed: 'notifications/tools/list_changed',
-  prompts_list_changed: 'notifications/prompts/list_changed',
-  resources_list_changed: 'notifications/resources/list_changed',
-};
 
 export interface SessionsDeps {
   registry: ConnectionRegistry;
@@ -318,11 +312,11 @@ export class StreamableHttpSessions {
 
   /** Passes a server-wide list change to every session's standalone stream. */
   private broadcast(event: ServerEvent): void {
-    const method = LIST_CHANGES[event.kind];
-    if (method === undefined) return;
+    // A resource update is for clients that subscribed to it, which 2025-era sessions track per server.
+    if (event.kind === 'resource_updated') return;
     const message = {
       jsonrpc: '2.0',
-      method,
+      method: SERVER_EVENT_METHODS[event.kind],
       ...(event.params ? { params: event.params } : {}),
     } as JSONRPCMessage;
     const serialized = JSON.stringify(message);
