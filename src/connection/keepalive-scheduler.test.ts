@@ -196,6 +196,24 @@ describe('KeepaliveScheduler', () => {
     expect(slow.connection.pingsSent).toBe(1);
   });
 
+  it('resets backlog failures of a probing stream too once its buffer drains, though it is never pinged', async () => {
+    const slow = await h.openStalled({ pingRequest: (id) => `data: {"id":"${id}"}\n\n` });
+    start({ maxPingFailures: 2 });
+    slow.connection.write(BIG_FRAME);
+
+    await advance(PING_MS);
+    expect(slow.connection.consecutiveFailures).toBe(1);
+
+    slow.client.on('data', () => {});
+    slow.client.resume();
+    await slow.connection.whenDrained();
+    // Kept busy, the stream is never idle long enough for a liveness ping and its reply.
+    slow.connection.write('data: busy\n\n');
+    await advance(PING_MS / 2);
+    expect(slow.connection.outstandingPing).toBeUndefined();
+    expect(slow.connection.consecutiveFailures).toBe(0);
+  });
+
   it('keeps a single timer however often start() is called, and stop() leaves none', async () => {
     await h.openReading();
     expect(vi.getTimerCount()).toBe(0);

@@ -98,8 +98,9 @@ export class KeepaliveScheduler {
         continue;
       }
       conn.lastDrainAt = now;
-      // Without liveness pings, a drained buffer is the only proof of a reading client.
-      if (!conn.probesLiveness) conn.consecutiveFailures = 0;
+      // A drained buffer proves the client reads: it clears the failures counted for a backlog.
+      // Only an unanswered liveness ping keeps counting (its reply resets it).
+      if (conn.outstandingPing === undefined) conn.consecutiveFailures = 0;
       if (now - conn.lastWriteAt < pingIntervalMs) continue;
       if (conn.outstandingPing !== undefined && !this.draining) {
         // A liveness ping from the previous interval was never answered.

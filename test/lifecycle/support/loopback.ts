@@ -17,7 +17,7 @@ export interface LoopbackStreams {
   /** Opens a reading client (node:http, no agent) and resolves once the server registered its stream. */
   openReading(info?: Partial<ConnectionInfo>): Promise<ReadingStream>;
   /** Opens a raw TCP client that sends a GET and then never reads. */
-  openStalled(): Promise<StalledStream>;
+  openStalled(info?: Partial<ConnectionInfo>): Promise<StalledStream>;
   close(): Promise<void>;
 }
 
@@ -132,8 +132,8 @@ export async function startLoopbackStreams(retryMs = 1_000, closeGraceMs = 300):
       clients.add(stream);
       return stream;
     },
-    async openStalled() {
-      const next = accepted({});
+    async openStalled(info = {}) {
+      const next = accepted(info);
       const client = connect({ host: '127.0.0.1', port });
       await once(client, 'connect');
       client.on('error', () => {});
