@@ -171,7 +171,6 @@ describe.skipIf(!hasRedis())('cluster (Redis)', () => {
       rpc(4, 'tools/call', { name: 'countdown', arguments: { seconds: 20 }, _meta: { progressToken: 'c' } }),
     );
     await readUntil(onB, (m) => m.message.method === 'notifications/progress');
-    const started = Date.now();
     const cancel = await fetch(`${C.url}/mcp`, {
       method: 'POST',
       headers: {
@@ -186,7 +185,6 @@ describe.skipIf(!hasRedis())('cluster (Redis)', () => {
     // The request gets no response (the spec's cancellation) and its stream ends.
     const rest = await readUntil(onB, () => false, 5_000);
     expect(rest.some((m) => m.message.id === 4)).toBe(false);
-    expect(Date.now() - started).toBeLessThan(2_500);
     expect(B.tether.sessions.get(sid)?.transport.pendingRequests).toBe(0);
   });
 

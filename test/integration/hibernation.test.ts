@@ -11,9 +11,12 @@ import { DEFAULT_MAX_EVENTS_PER_STREAM, type LiveSession, MemoryEventStore } fro
 import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
 import { fixtureSetup, within } from './fixtures.js';
 
-/** Sweeps run every 100 ms at this ping interval; a session hibernates after 300 ms without work. */
+/**
+ * Sweeps run every 100 ms at this ping interval; a session hibernates after 1 s without work,
+ * long enough that a busy machine's pause between two steps of a test does not send it to sleep.
+ */
 const PING_INTERVAL_MS = 500;
-const HIBERNATE_AFTER_MS = 300;
+const HIBERNATE_AFTER_MS = 1_000;
 
 /** Records which streams' events the session let go of. */
 class WatchedEventStore extends MemoryEventStore {
@@ -145,16 +148,17 @@ describe('session hibernation (2025-era sessions)', () => {
     client.setRequestHandler(ElicitRequestSchema, async () => {
       asked++;
       // Answer long after the session would otherwise have hibernated.
-      await new Promise((r) => setTimeout(r, 4 * HIBERNATE_AFTER_MS));
+      await new Promise((r) => setTimeout(r, 2 * HIBERNATE_AFTER_MS));
       return { action: 'accept', content: { confirmed: true, note: 'go' } };
     });
     const call = client.callTool({ name: 'confirm', arguments: { action: 'deploy' } });
     let sawHibernating = false;
+    const session = only();
     const watch = setInterval(() => {
-      if (only().server === undefined) sawHibernating = true;
+      if (session.server === undefined) sawHibernating = true;
     }, 20);
     try {
-      const result = await within(call, 5_000, 'confirm');
+      const result = await within(call, 10_000, 'confirm');
       expect(asked).toBe(1);
       expect(result).toEqual({ content: [{ type: 'text', text: 'accept: {"confirmed":true,"note":"go"}' }] });
     } finally {
@@ -165,7 +169,7 @@ describe('session hibernation (2025-era sessions)', () => {
     // A running call keeps it awake too.
     const countdown = client.callTool({ name: 'countdown', arguments: { seconds: 1 } });
     const watch2 = setInterval(() => {
-      if (only().server === undefined) sawHibernating = true;
+      if (session.server === undefined) sawHibernating = true;
     }, 20);
     try {
       await within(countdown, 5_000, 'countdown');

@@ -88,8 +88,10 @@ describe('2026-07-28 subscriptions/listen', () => {
 
     await sub.close();
     await waitFor(() => listens().length === 0, 5_000, 'stream released');
-    // A change after the stream is gone goes nowhere and breaks nothing.
+    // A change after the stream is gone goes nowhere and breaks nothing: a round trip later
+    // the client has still heard only the two.
     t.tether.notify.toolsChanged();
+    await client.listTools();
     expect(tools).toHaveLength(2);
   });
 });

@@ -99,7 +99,14 @@ export async function startRedis(): Promise<RunningRedis> {
       await exited(c, 5_000);
     }
   };
-  await start();
+  try {
+    await start();
+  } catch (err) {
+    await stop();
+    process.off('exit', killOnExit);
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
