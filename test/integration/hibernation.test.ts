@@ -218,4 +218,37 @@ describe('session hibernation (2025-era sessions)', () => {
       await t2.close();
     }
   });
+
+  it('answers 404 to a request whose session ends while its server is being rebuilt', async () => {
+    let gate: Promise<void> | undefined;
+    let open: () => void = () => {};
+    const t2 = await startTether({
+      setup: async (server, ctx) => {
+        await gate;
+        return fixtureSetup(server, ctx);
+      },
+    });
+    const c2 = new Client({ name: 'ended-while-waking', version: '1.0.0' });
+    try {
+      await within(c2.connect(new StreamableHTTPClientTransport(t2.mcpUrl)), 5_000, 'connect');
+      const [session] = [...t2.tether.sessions.values()];
+      gate = new Promise((resolve) => {
+        open = resolve;
+      });
+      const call = c2.listTools();
+      // The rebuild waits on setup; the session ends meanwhile.
+      await new Promise((r) => setTimeout(r, 50));
+      expect(t2.logsOf('session.woke')).toHaveLength(0);
+      await t2.tether.sessions.close(session!, 'session_deleted');
+      open();
+      await expect(call).rejects.toThrow(/404|not found/i);
+      expect(t2.tether.sessions.size).toBe(0);
+      expect(t2.tether.sessions.hibernating).toBe(0);
+      await waitFor(() => t2.tether.registry.size === 0, 2_000, 'no stream left open');
+    } finally {
+      open();
+      await c2.close().catch(() => {});
+      await t2.close();
+    }
+  });
 });

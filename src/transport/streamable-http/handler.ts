@@ -13,7 +13,7 @@ import { acceptedTypes, accepts } from '../../http/security.js';
 import { idOf, isJsonRpcMessage } from '../json-rpc.js';
 import { isResponse } from '../sse-frames.js';
 import type { ModernEndpoint } from './modern.js';
-import type { LiveSession, StreamableHttpSessions } from './sessions.js';
+import { type LiveSession, SessionEndedError, type StreamableHttpSessions } from './sessions.js';
 
 export interface StreamableHttpDeps {
   sessions: StreamableHttpSessions;
@@ -177,7 +177,18 @@ export function createStreamableHttpHandler(deps: StreamableHttpDeps) {
     if (!session) return;
     // A session without a server (hibernating, or new) builds it for a request or notification;
     // not for `notifications/initialized`, which the rebuild replays, nor for replies to liveness pings.
-    if (messages.some(needsServer)) await sessions.wake(session);
+    if (messages.some(needsServer)) {
+      try {
+        await sessions.wake(session);
+      } catch (err) {
+        if (err instanceof SessionEndedError) {
+          sendError(res, 'TETHER_ERR_SESSION_NOT_FOUND');
+          return;
+        }
+        deps.logger.error({ session_id: session.id, err }, 'session.wake_failed');
+        throw err;
+      }
+    }
     session.transport.handlePost(req, res, messages, authInfo);
   }
 

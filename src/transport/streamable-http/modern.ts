@@ -208,14 +208,15 @@ export function createModernEndpoint(deps: ModernDeps): ModernEndpoint {
       if (head) connection.write(head);
       return pump(connection, reader);
     }
-    await reader.cancel().catch(() => {});
     connection.write(head);
     const { honored, subscriptionId } = ack;
+    // Subscribed before the SDK's stream is let go, so no event falls between the two.
     const stop = bus.subscribe((event) => {
       if (!listenFilterAccepts(honored, event)) return;
       connection.write(messageFrame(listenNotification(event, subscriptionId)));
     });
     connection.onClose(stop);
+    await reader.cancel().catch(() => {});
   }
 
   async function serve(

@@ -350,6 +350,9 @@ export class SessionTransport implements Transport {
   closeWith(reason: CloseReason): void {
     if (this.closeReason !== undefined) return;
     this.closeReason = reason;
+    // A rebuild replaying the handshake gets no answer now: let it finish at once.
+    this.swallow?.done();
+    this.swallow = undefined;
     for (const s of this.streams.values()) s.connection?.close(reason);
     this.streams.clear();
     this.requestStreams.clear();
@@ -714,6 +717,7 @@ export class SessionTransport implements Transport {
 
   private internalRequest(method: string, params: unknown): Promise<void> {
     const id = `${INTERNAL_REQUEST_PREFIX}${randomId()}`;
+    if (this.closeReason !== undefined) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.swallow = undefined;

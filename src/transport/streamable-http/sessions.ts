@@ -69,6 +69,13 @@ const UNKNOWN_CLIENT_INIT = (protocolVersion: string | undefined) => ({
   clientInfo: { name: 'unknown', version: '0' },
 });
 
+/** The session ended while its server was being rebuilt for a request. */
+export class SessionEndedError extends Error {
+  constructor(readonly sessionId: string) {
+    super(`session ${sessionId} ended while its server was being rebuilt`);
+  }
+}
+
 /**
  * The 2025-era sessions of this process: each pairs an SDK `McpServer` with
  * its {@link SessionTransport}. A session ends on DELETE, when idle for the
@@ -89,7 +96,6 @@ export class StreamableHttpSessions {
   private readonly waking = new Map<LiveSession, Promise<McpServer>>();
   private nodeChannel: Promise<unknown> | undefined;
   private readonly stopChanges: (() => void) | undefined;
-  private hibernatingCount = 0;
   private readonly lobby: InitializeLobby;
 
   constructor(private readonly deps: SessionsDeps) {
@@ -101,9 +107,11 @@ export class StreamableHttpSessions {
     return this.live.size;
   }
 
-  /** Sessions of this process currently without a server. */
+  /** Sessions of this process currently without a server (counted when asked: at a metrics scrape). */
   get hibernating(): number {
-    return this.hibernatingCount;
+    let n = 0;
+    for (const s of this.live.values()) if (!s.server) n++;
+    return n;
   }
 
   get(id: string): LiveSession | undefined {
@@ -170,7 +178,6 @@ export class StreamableHttpSessions {
       principal,
       initParams: initParams ?? UNKNOWN_CLIENT_INIT(protocolVersion),
     };
-    this.hibernatingCount++;
     transport.onmessage = (message) => {
       transport.onmessage = undefined;
       if (isRequest(message)) this.answerFromLobby(transport, message);
@@ -255,7 +262,6 @@ export class StreamableHttpSessions {
       principal: record.principal,
       initParams: record.initParams ?? UNKNOWN_CLIENT_INIT(record.protocolVersion),
     };
-    this.hibernatingCount++;
     this.live.set(id, session);
     await this.join(session);
     this.deps.logger.info({ session_id: id, protocol_version: record.protocolVersion }, 'session.rehydrated');
@@ -284,11 +290,11 @@ export class StreamableHttpSessions {
     const server = await this.deps.createServer();
     await server.connect(session.transport);
     await session.transport.rehydrate(session.initParams);
-    this.hibernatingCount--;
-    if (!this.live.has(session.id) || session.transport.closed) {
-      // Ended while rebuilding: the server goes with it.
+    if (this.live.get(session.id) !== session || session.transport.closed) {
+      // Ended while rebuilding: the new server is let go as on hibernation, then closed.
+      session.transport.detachServer();
       await server.close().catch(() => {});
-      return server;
+      throw new SessionEndedError(session.id);
     }
     session.server = server;
     session.lastUsedAt = Date.now();
@@ -304,7 +310,6 @@ export class StreamableHttpSessions {
     const server = session.server;
     if (!server || this.waking.has(session)) return;
     session.server = undefined;
-    this.hibernatingCount++;
     session.transport.detachServer();
     session.transport.forgetFinished();
     this.deps.logger.debug({ session_id: session.id }, 'session.hibernated');
@@ -400,10 +405,7 @@ export class StreamableHttpSessions {
 
   private async dropServer(session: LiveSession): Promise<void> {
     const server = session.server;
-    if (!server) {
-      if (!this.waking.has(session)) this.hibernatingCount--;
-      return;
-    }
+    if (!server) return;
     session.server = undefined;
     await server.close().catch(() => {});
   }
