@@ -62,12 +62,20 @@ describe.each([
   it('releases every stream at once; stream-bound sessions and their calls end with it; 2025-era sessions end at their idle TTL and then answer 404', async () => {
     const base = await baseline(server);
     const holder = spawnHolder({ base: server.url, streams: streamsFor(signal) });
-    const streams = await holder.ready;
-    expect(streams.map((s) => s.status)).toEqual([200, 200, 200, 200, 200, 200]);
-    const matched = matchConnections(streams, await liveConnections(server));
-    expect(matched.size).toBe(6);
-    const sessionsBefore = metric(await metrics(server), 'mcp_tether_sessions_active');
-    expect(sessionsBefore).toBe(4); // two 2025-era sessions, one legacy, one seed
+    const opened = async () => {
+      const streams = await holder.ready;
+      expect(streams.map((s) => s.status)).toEqual([200, 200, 200, 200, 200, 200]);
+      const matched = matchConnections(streams, await liveConnections(server));
+      expect(matched.size).toBe(6);
+      const sessionsBefore = metric(await metrics(server), 'mcp_tether_sessions_active');
+      expect(sessionsBefore).toBe(4); // two 2025-era sessions, one legacy, one seed
+      return { streams, matched };
+    };
+    // A failure before the signal must not leave this holder's streams to the next case.
+    const { streams, matched } = await opened().catch((err: unknown) => {
+      holder.signal('SIGKILL');
+      throw err;
+    });
 
     const killedAt = holder.signal(signal);
     const exit = await holder.exited;

@@ -93,6 +93,7 @@ describe('a client that stops reading a flooded stream', () => {
         await sleep(20);
       }
     })();
+    let watch: Promise<void> | undefined;
     try {
       const opened = await holder.ready;
       expect(opened.map((s) => s.status)).toEqual([200, 200, 200]);
@@ -103,9 +104,9 @@ describe('a client that stops reading a flooded stream', () => {
 
       const pausedAt = Date.now();
       for (const s of opened) holder.send({ cmd: 'pause', i: s.i });
-      const watch = (async () => {
+      watch = (async () => {
         const until = pausedAt + WINDOW_MS + 5_000;
-        while (Date.now() < until) {
+        while (sampling && Date.now() < until) {
           const live = await liveConnections(server);
           if (live.length === 0) return;
           for (const c of live) maxBuffered = Math.max(maxBuffered, c.buffered_bytes);
@@ -171,6 +172,8 @@ describe('a client that stops reading a flooded stream', () => {
       });
     } finally {
       sampling = false;
+      // The buffer watcher stops with the sampling flag; a failed assert must not leave it polling.
+      await watch?.catch(() => {});
       holder.signal('SIGKILL');
     }
     await holder.exited;
