@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import {
   InMemoryServerEventBus,
-  McpServer,
+  type McpServer,
   type McpServerOptions,
   SUPPORTED_PROTOCOL_VERSIONS,
 } from '@modelcontextprotocol/server';
@@ -17,12 +17,13 @@ import { registerDemoTools } from '../demo/demo-tools.js';
 import { sendError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
+import { meteringHook, RequestTracker } from '../pipeline/metering.js';
+import { PipelinedServer } from '../pipeline/server.js';
 import { MemoryEventStore } from '../session/event-store.js';
 import { MemorySessionStore } from '../session/session-store.js';
 import { TaskRuntime, type TaskRuntimeOptions } from '../tasks/runtime.js';
 import { introspect } from '../transport/introspect.js';
 import { createLegacySse } from '../transport/legacy-sse.js';
-import { meterTransport, RequestTracker } from '../transport/request-tracker.js';
 import { createSeedSse } from '../transport/seed-sse.js';
 import { createStreamableHttpHandler } from '../transport/streamable-http/handler.js';
 import { createModernEndpoint, type ModernEndpoint } from '../transport/streamable-http/modern.js';
@@ -214,21 +215,19 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
 
   const tasks = options.tasks === false ? undefined : new TaskRuntime({ logger, ...options.tasks });
 
-  /** Builds a server for one session or request; its traffic is metered unless it is for introspection. */
-  const buildServer = async (era: SetupContext['era'], metered = true): Promise<McpServer> => {
-    const server = new McpServer({ ...resolved.serverInfo }, serverOptions);
-    // Tasks extension hook (2026-07-28 only): advertises the extension, installs tasks/get,
-    // tasks/update and tasks/cancel, and lets `registerTaskTool` in the setup function reach
-    // the instance-wide task store. 2025-era instances are left as they are.
+  const metering = meteringHook(requests);
+  /**
+   * Builds a server for one session or request. Its pipeline, from the wire
+   * inwards: the request meter (unless it is built for introspection), then
+   * on 2026-07-28 the tasks extension (advertises it, installs tasks/get,
+   * tasks/update and tasks/cancel, lets `registerTaskTool` reach the task
+   * store) and, added by the modern endpoint, the change bridge.
+   */
+  const buildServer = async (era: SetupContext['era'], metered = true): Promise<PipelinedServer> => {
+    const server = new PipelinedServer({ ...resolved.serverInfo }, serverOptions);
+    if (metered) server.use(metering);
     if (era === 'modern') tasks?.attach(server);
     await setup(server, { era });
-    if (metered) {
-      const connect = server.connect.bind(server);
-      server.connect = async (transport) => {
-        await connect(transport);
-        meterTransport(transport, requests);
-      };
-    }
     return server;
   };
 

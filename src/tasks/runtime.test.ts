@@ -3,12 +3,13 @@ import {
   createMcpHandler,
   inputRequired,
   type McpHttpHandler,
-  McpServer,
+  type McpServer,
   ProtocolError,
   ProtocolErrorCode,
 } from '@modelcontextprotocol/server';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as z from 'zod';
+import { PipelinedServer } from '../pipeline/server.js';
 import { outcomeOf, TaskRuntime, type TaskRuntimeOptions } from './runtime.js';
 import { registerTaskTool } from './tool.js';
 import { TASKS_EXTENSION_ID } from './types.js';
@@ -46,7 +47,7 @@ function serve(setup: (server: McpServer) => void, options: TaskRuntimeOptions =
   runtime = tasks;
   handler = createMcpHandler(
     () => {
-      const server = new McpServer({ name: 'tasks-test', version: '1.0.0' });
+      const server = new PipelinedServer({ name: 'tasks-test', version: '1.0.0' });
       tasks.attach(server);
       setup(server);
       return server;

@@ -6,16 +6,15 @@ import {
   type InputResponse,
   isInputRequiredResult,
   type JSONRPCMessage,
-  type McpServer,
   MissingRequiredClientCapabilityError,
   ProtocolError,
   ProtocolErrorCode,
   type RegisteredTool,
   type ServerContext,
-  type Transport,
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import * as z from 'zod';
+import type { PipelinedServer } from '../pipeline/server.js';
 import { MemoryTaskStore, type TaskPatch, type TaskRecord, type TaskStore } from './store.js';
 import {
   runPrepare,
@@ -245,7 +244,7 @@ export class TaskRuntime {
    * installs `tasks/get`, `tasks/update`, `tasks/cancel`, and lets
    * `registerTaskTool` find this runtime. Call before the setup function.
    */
-  attach(server: McpServer): void {
+  attach(server: PipelinedServer): void {
     const declared = new Map<string, { tool: TaskToolDefinition; registered: RegisteredTool }>();
     const host: TaskHost = {
       declare: (tool, registered) => {
@@ -273,23 +272,15 @@ export class TaskRuntime {
     // instance, after the SDK's edge checks (headers, version) and before McpServer
     // dispatches it. The same seam removes the `content: []` the SDK's tools/call path adds
     // to a result without content, so a CreateTaskResult goes out flat.
-    const connect = server.connect.bind(server);
-    server.connect = async (transport: Transport) => {
-      const send = transport.send.bind(transport);
-      transport.send = (message, options) => {
-        return send(withoutAddedContent(message) ?? message, options);
-      };
-      await connect(transport);
-      const deliver = transport.onmessage;
-      transport.onmessage = (message, extra) => {
+    server.use((link) => ({
+      inbound: (message) => {
         const refusal = refuseUndeclared(message, declared);
-        if (refusal !== undefined) {
-          transport.send(refusal).catch((err: unknown) => this.logger?.warn({ err }, 'tasks.refusal_failed'));
-          return;
-        }
-        deliver?.(message, extra);
-      };
-    };
+        if (refusal === undefined) return undefined;
+        link.send(refusal).catch((err: unknown) => this.logger?.warn({ err }, 'tasks.refusal_failed'));
+        return false;
+      },
+      outbound: (message) => withoutAddedContent(message) ?? message,
+    }));
   }
 
   /** Drops expired tasks and stops the runs of tasks that are gone (expired, or deleted from the store). */

@@ -1,16 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import {
-  type AuthInfo,
-  type JSONRPCMessage,
-  LATEST_PROTOCOL_VERSION,
-  type McpServer,
-} from '@modelcontextprotocol/server';
+import { type AuthInfo, type JSONRPCMessage, LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { CloseReason } from '../connection/close-reason.js';
 import type { ConnectionRegistry } from '../connection/registry.js';
 import { randomId, type SseConnection } from '../connection/sse-connection.js';
 import { sendError } from '../errors.js';
 import { readBody } from '../http/body.js';
+import type { PipelineHook } from '../pipeline/pipeline.js';
+import type { PipelinedServer } from '../pipeline/server.js';
 import { idOf, isJsonRpcMessage, rpcError } from './json-rpc.js';
 import { isResponse } from './sse-frames.js';
 import { StreamBoundTransport } from './stream-bound-transport.js';
@@ -20,7 +17,7 @@ export interface SeedSseDeps {
   logger: Logger;
   maxBodyBytes: number;
   retryMs: number;
-  createServer(): Promise<McpServer>;
+  createServer(): Promise<PipelinedServer>;
 }
 
 /** The id of the handshake the endpoint performs on the client's behalf; its answer is not sent. */
@@ -109,9 +106,13 @@ export function createSeedSse(deps: SeedSseDeps) {
       event('welcome', { jsonrpc: '2.0', result: { status: 'connected', connection_id: id }, id: 'welcome' }),
     );
 
-    let server: McpServer;
+    let server: PipelinedServer;
+    let answered!: () => void;
+    const handshakeAnswered = new Promise<void>((resolve) => {
+      answered = resolve;
+    });
     try {
-      server = await deps.createServer();
+      server = (await deps.createServer()).use(handshakeHook(answered));
     } catch (err) {
       deps.logger.error({ err, connection_id: id }, 'seed_sse.setup_failed');
       connection.close('error');
@@ -134,7 +135,7 @@ export function createSeedSse(deps: SeedSseDeps) {
       { once: true },
     );
     await server.connect(transport);
-    await handshake(transport);
+    await handshake(transport, handshakeAnswered);
     if (body.text.trim() !== '') {
       const message = parse(body.text, connection);
       if (message) transport.deliver(message, authInfo ? { authInfo } : undefined);
@@ -180,26 +181,28 @@ export function createSeedSse(deps: SeedSseDeps) {
   };
 }
 
+/**
+ * The handshake hook: resolves `answered` once the server's answer to the
+ * endpoint's own `initialize` has passed the whole pipeline (so the meter
+ * counts it as answered; the seed framing keeps it off the wire).
+ */
+function handshakeHook(answered: () => void): PipelineHook {
+  return () => ({
+    sent(message) {
+      if (isResponse(message) && message.id === HANDSHAKE_ID) answered();
+    },
+  });
+}
+
 /** Performs `initialize` + `notifications/initialized` for the client, so bare requests work. */
-function handshake(transport: StreamBoundTransport): Promise<void> {
+function handshake(transport: StreamBoundTransport, answered: Promise<void>): Promise<void> {
   return new Promise((resolve) => {
     if (transport.connection.closed) {
       resolve();
       return;
     }
     transport.connection.signal.addEventListener('abort', () => resolve(), { once: true });
-    const send = transport.send.bind(transport);
-    transport.send = async (message) => {
-      if (isResponse(message) && message.id === HANDSHAKE_ID) {
-        transport.send = send;
-        // Through the (metered) send so the handshake counts as answered; the
-        // seed framing drops it, so the client never sees it.
-        await send(message);
-        resolve();
-        return;
-      }
-      return send(message);
-    };
+    void answered.then(resolve);
     transport.deliver({
       jsonrpc: '2.0',
       id: HANDSHAKE_ID,

@@ -4,7 +4,6 @@ import {
   createMcpHandler,
   InMemoryServerEventBus,
   type JSONRPCMessage,
-  type McpServer,
   type McpServerFactory,
   type ServerEvent,
   type ServerEventBus,
@@ -15,6 +14,8 @@ import {
 import type { Logger } from 'pino';
 import type { ConnectionRegistry } from '../../connection/registry.js';
 import type { SseConnection } from '../../connection/sse-connection.js';
+import type { PipelineHook } from '../../pipeline/pipeline.js';
+import type { PipelinedServer } from '../../pipeline/server.js';
 import { isServerEventMethod, SERVER_EVENT_METHODS, serverEventOf } from '../server-events.js';
 import { messageFrame } from '../sse-frames.js';
 
@@ -24,7 +25,7 @@ export interface ModernDeps {
   maxBodyBytes: number;
   /** Open `subscriptions/listen` streams allowed at once. */
   maxSubscriptions: number;
-  createServer(): Promise<McpServer>;
+  createServer(): Promise<PipelinedServer>;
   /** Where `subscriptions/listen` events travel; default in process. Cluster mode passes one shared by every node. */
   bus?: ServerEventBus;
 }
@@ -38,21 +39,22 @@ export interface ModernEndpoint {
 }
 
 /**
- * A 2026-07-28 server instance lives for one request, so a change it
- * announces (`sendToolListChanged()` and the like) has no stream of its own
- * to go to; it is published on the bus that every open `subscriptions/listen`
- * stream listens to instead.
+ * The change bridge: a 2026-07-28 server instance lives for one request, so a
+ * change it announces (`sendToolListChanged()` and the like) has no stream of
+ * its own to go to; it is published on the bus that every open
+ * `subscriptions/listen` stream (and every 2025-era session) listens to
+ * instead, and goes no further.
  */
-function bridgeChangesToBus(server: McpServer, bus: ServerEventBus): McpServer {
-  const inner = server.server;
-  const notify = inner.notification.bind(inner);
-  inner.notification = async (notification, options) => {
-    if (!isServerEventMethod(notification.method)) return notify(notification, options);
-    // (A resources/updated without a uri has nothing to announce.)
-    const event = serverEventOf(notification.method, notification.params);
-    if (event) bus.publish(event);
-  };
-  return server;
+export function changeBridgeHook(bus: ServerEventBus): PipelineHook {
+  return () => ({
+    outbound(message) {
+      if (!('method' in message) || 'id' in message || !isServerEventMethod(message.method)) return message;
+      // (A resources/updated without a uri has nothing to announce.)
+      const event = serverEventOf(message.method, message.params);
+      if (event) bus.publish(event);
+      return undefined;
+    },
+  });
 }
 
 function headersOf(req: IncomingMessage): Headers {
@@ -141,7 +143,8 @@ export function createModernEndpoint(deps: ModernDeps): ModernEndpoint {
   const bus =
     deps.bus ??
     new InMemoryServerEventBus((error) => deps.logger.warn({ err: error.message }, 'listen.delivery_failed'));
-  const factory: McpServerFactory = async () => bridgeChangesToBus(await deps.createServer(), bus);
+  const bridge = changeBridgeHook(bus);
+  const factory: McpServerFactory = async () => (await deps.createServer()).use(bridge);
   const handler = createMcpHandler(factory, {
     legacy: 'reject',
     bus,

@@ -11,8 +11,8 @@ import type { ClusterBus } from '../../cluster/bus.js';
 import type { CloseReason } from '../../connection/close-reason.js';
 import type { ConnectionRegistry } from '../../connection/registry.js';
 import { LIVENESS_PING_PREFIX, randomId, type SseConnection } from '../../connection/sse-connection.js';
+import { INTERNAL_REQUEST_PREFIX } from '../../pipeline/metering.js';
 import type { EventStore, StoredEvent } from '../../session/event-store.js';
-import { INTERNAL_REQUEST_PREFIX } from '../request-tracker.js';
 import {
   isRequest,
   isResponse,
@@ -86,6 +86,11 @@ export interface SessionTransportDeps {
   onReplayed(count: number): void;
   /** Called when the standalone stream closed because the client stopped answering liveness pings. */
   onLivenessLost?(): void;
+  /**
+   * Where a client message goes while no server is connected (a new session's
+   * `initialize`, answered by the lobby; anything else is dropped).
+   */
+  unserved?(message: JSONRPCMessage, transport: SessionTransport): void;
   /** Cluster mode: routes streams between nodes. */
   router?: StreamRouter | undefined;
   /** Cluster mode: the session's standalone stream id, shared by every node. */
@@ -176,8 +181,6 @@ export class SessionTransport implements Transport {
     this.onmessage = undefined;
     this.onclose = undefined;
     this.onerror = undefined;
-    // connect() wrappers (the request meter) replace `send` on the instance; the next server gets a clean one.
-    if (Object.hasOwn(this, 'send')) delete (this as { send?: unknown }).send;
     onclose?.();
   }
 
@@ -234,7 +237,7 @@ export class SessionTransport implements Transport {
     if (requests.length === 0) {
       res.writeHead(202, { 'Mcp-Session-Id': this.sessionId }).end();
       for (const m of messages) {
-        this.onmessage?.(m, authInfo ? { authInfo } : undefined);
+        this.deliver(m, authInfo ? { authInfo } : undefined);
         this.releaseCancelled(m);
         this.forwardCancel(m);
       }
@@ -256,9 +259,15 @@ export class SessionTransport implements Transport {
       closeStandaloneSSEStream: () => this.standalone?.connection?.close('manual'),
     };
     for (const m of messages) {
-      this.onmessage?.(m, extra);
+      this.deliver(m, extra);
       this.releaseCancelled(m);
     }
+  }
+
+  /** Hands a client message to the connected server, or to {@link SessionTransportDeps.unserved} without one. */
+  private deliver(message: JSONRPCMessage, extra: MessageExtraInfo | undefined): void {
+    if (this.onmessage) this.onmessage(message, extra);
+    else this.deps.unserved?.(message, this);
   }
 
   /**

@@ -140,6 +140,10 @@ export class StreamableHttpSessions {
       },
       onReplayed: (count) => this.deps.onReplayed(count),
       onLivenessLost: () => void this.close(session(), 'ping_timeout'),
+      // A new session's initialize is answered by the lobby; its own server is built on demand (wake()).
+      unserved: (message, transport) => {
+        if (isRequest(message) && message.method === 'initialize') this.answerFromLobby(transport, message);
+      },
       ...(router
         ? {
             router,
@@ -177,10 +181,6 @@ export class StreamableHttpSessions {
       lastUsedAt: now,
       principal,
       initParams: initParams ?? UNKNOWN_CLIENT_INIT(protocolVersion),
-    };
-    transport.onmessage = (message) => {
-      transport.onmessage = undefined;
-      if (isRequest(message)) this.answerFromLobby(transport, message);
     };
     if (this.deps.router) {
       // Shared first: a POST that reaches another node right after the answer must find it.

@@ -1,6 +1,14 @@
-import type { RequestId, Transport } from '@modelcontextprotocol/server';
+import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/server';
 import type { RequestOutcome } from '../observability/metrics.js';
-import { isRequest, isResponse } from './sse-frames.js';
+import { isRequest, isResponse } from '../transport/sse-frames.js';
+import type { PipelineHook } from './pipeline.js';
+
+/** The request a `notifications/cancelled` names, if it is one. */
+function cancelledRequestId(message: JSONRPCMessage): RequestId | undefined {
+  if (!('method' in message) || message.method !== 'notifications/cancelled') return undefined;
+  const id = (message.params as { requestId?: unknown } | undefined)?.requestId;
+  return typeof id === 'string' || typeof id === 'number' ? id : undefined;
+}
 
 /** What the tracker reports a finished request to (the metrics). */
 export interface RequestSink {
@@ -69,46 +77,42 @@ function isInternal(id: RequestId): boolean {
 }
 
 /**
- * Meters every request that passes through a connected SDK transport: the
- * request starts when the transport hands it to the SDK and ends when the
- * SDK sends its response (`ok` or `error`), or `aborted` if the transport
- * closes first. Wraps the callbacks the SDK installed on `connect()`, so it
- * works for every transport without touching them. Internal requests
- * ({@link INTERNAL_REQUEST_PREFIX}) are not metered.
+ * The metering hook: a request starts when the transport hands it to the
+ * server and ends once the server's response is written (`ok` or `error`),
+ * when the client cancels it, or `aborted` when the transport closes first.
+ * Internal requests ({@link INTERNAL_REQUEST_PREFIX}) are not metered. A
+ * request whose id is already in flight is not metered twice (the first one's
+ * meter stays the one its answer ends).
  */
-export function meterTransport(transport: Transport, tracker: RequestTracker): void {
-  const pending = new Map<RequestId, (outcome: Outcome) => void>();
-  const inbound = transport.onmessage;
-  const send = transport.send.bind(transport);
-  const onclose = transport.onclose;
-  transport.onmessage = (message, extra) => {
-    if (isRequest(message) && !isInternal(message.id)) pending.set(message.id, tracker.begin(message.method));
-    else if ('method' in message && message.method === 'notifications/cancelled') {
-      // A cancelled request gets no response; it ends here.
-      const id = (message.params as { requestId?: RequestId } | undefined)?.requestId;
-      const done = id === undefined ? undefined : pending.get(id);
-      if (done && id !== undefined) {
-        pending.delete(id);
-        done('aborted');
-      }
-    }
-    inbound?.(message, extra);
-  };
-  transport.send = async (message, options) => {
-    const id = isResponse(message) ? message.id : undefined;
-    const done = id === undefined ? undefined : pending.get(id);
-    if (!done || id === undefined) return send(message, options);
-    pending.delete(id);
-    // Ended once the response is written, so a drain never cuts it off.
-    try {
-      await send(message, options);
-    } finally {
-      done('error' in message ? 'error' : 'ok');
-    }
-  };
-  transport.onclose = () => {
-    for (const done of pending.values()) done('aborted');
-    pending.clear();
-    onclose?.();
+export function meteringHook(tracker: RequestTracker): PipelineHook {
+  return () => {
+    const pending = new Map<RequestId, (outcome: Outcome) => void>();
+    const end = (id: RequestId, outcome: Outcome) => {
+      const done = pending.get(id);
+      if (done === undefined) return;
+      pending.delete(id);
+      done(outcome);
+    };
+    return {
+      inbound(message) {
+        if (isRequest(message)) {
+          if (!isInternal(message.id) && !pending.has(message.id))
+            pending.set(message.id, tracker.begin(message.method));
+          return undefined;
+        }
+        // A cancelled request gets no response; it ends here.
+        const cancelled = cancelledRequestId(message);
+        if (cancelled !== undefined) end(cancelled, 'aborted');
+        return undefined;
+      },
+      sent(message) {
+        // Ended once the response is written (or its write failed), so a drain never cuts it off.
+        if (isResponse(message)) end(message.id, 'error' in message ? 'error' : 'ok');
+      },
+      closed() {
+        for (const done of pending.values()) done('aborted');
+        pending.clear();
+      },
+    };
   };
 }
