@@ -22,14 +22,15 @@ export { ConnectionRegistry } from './connection/registry.js';
 export type { SseConnection, TransportName } from './connection/sse-connection.js';
 export { registerDemoTools } from './demo/demo-tools.js';
 export { ERRORS, type ErrorCode } from './errors.js';
-export {
-  type CreateTetherOptions,
-  createTether,
-  type ListeningAddress,
-  type SetupContext,
-  type SetupFn,
-  type Tether,
-} from './http/server.js';
+export { createTether } from './server/create-tether.js';
+export type { SessionInfo, SessionsView } from './server/sessions-view.js';
+export type {
+  CreateTetherOptions,
+  ListeningAddress,
+  SetupContext,
+  SetupFn,
+  Tether,
+} from './server/types.js';
 export { type EventStore, MemoryEventStore, type StoredEvent } from './session/event-store.js';
 export { MemorySessionStore, type SessionRecord, type SessionStore } from './session/session-store.js';
 export {
@@ -52,4 +53,3 @@ export {
   type TaskToolConfig,
   type TaskToolHandler,
 } from './tasks/index.js';
-export type { LiveSession, StreamableHttpSessions } from './transport/streamable-http/sessions.js';

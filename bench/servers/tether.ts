@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import type * as TetherModule from '../../src/index.js';
+import { internalsOf } from '../../src/server/internals.js';
 import { announce, benchRoute, hold, msFromEnv, portFromEnv, released } from './common.js';
 
 /** The bench-only `hold` tool's schema, built once so it adds nothing to what a session costs. */
@@ -67,7 +68,7 @@ const control = createServer((req, res) => {
       // What the scheduler's sweep does once --hibernate-after (default 60 s) has passed, without
       // waiting for it: a sweep dated an hour ahead. Every bench session holds its GET stream, so
       // the idle TTL (30 min here) frees none of them.
-      tether.sessions.sweep(Date.now() + 60 * 60_000);
+      internalsOf(tether).sessions.sweep(Date.now() + 60 * 60_000);
       return tether.sessions.hibernating;
     },
   });

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { InvalidOptionError } from '../config/options.js';
-import { createTether } from '../http/server.js';
+import { createTether } from '../server/create-tether.js';
 import { parseServeArgs, USAGE, UsageError } from './args.js';
 import { loadToolsModule } from './load-tools.js';
 

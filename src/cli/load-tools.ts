@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { McpServerOptions } from '@modelcontextprotocol/server';
-import type { SetupFn } from '../http/server.js';
+import type { SetupFn } from '../server/types.js';
 import { UsageError } from './args.js';
 
 /** A loaded tools module: its default export and, if it has one, its `serverOptions` export. */

@@ -1,6 +1,4 @@
 import type { Logger } from 'pino';
-import type { EventStore } from '../session/event-store.js';
-import type { SessionStore } from '../session/session-store.js';
 
 /** Keepalive interval for idle SSE streams. */
 export const DEFAULT_PING_INTERVAL_MS = 15_000;
@@ -85,10 +83,6 @@ export interface TetherOptions {
   sessionBurst?: number;
   /** A pino logger to use instead of the built-in one. */
   logger?: Logger;
-  /** Session store for 2025-era sessions. Default: in memory. */
-  sessionStore?: SessionStore;
-  /** Event store for `Last-Event-ID` resumption. Default: in memory. */
-  eventStore?: EventStore;
   /**
    * Redis URL (`redis://host:port`): sessions, events and message routing are
    * shared so any number of nodes behave as one server (docs/scaling.md).

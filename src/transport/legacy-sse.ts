@@ -85,8 +85,13 @@ export function createLegacySse(deps: LegacySseDeps) {
     connection.write(`event: endpoint\ndata: ${messagesPath}?sessionId=${sessionId}\n\n`);
   }
 
-  async function postMessage(req: IncomingMessage, res: ServerResponse, authInfo?: AuthInfo) {
-    const sessionId = new URL(req.url ?? '/', 'http://x').searchParams.get('sessionId');
+  async function postMessage(
+    req: IncomingMessage,
+    res: ServerResponse,
+    query: URLSearchParams,
+    authInfo?: AuthInfo,
+  ) {
+    const sessionId = query.get('sessionId');
     if (sessionId === null) {
       sendError(res, 'TETHER_ERR_SESSION_REQUIRED', {
         detail: 'Bad Request: the sessionId query parameter is required',

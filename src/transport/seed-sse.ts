@@ -166,12 +166,14 @@ export function createSeedSse(deps: SeedSseDeps) {
   }
 
   return {
-    async handle(req: IncomingMessage, res: ServerResponse, authInfo?: AuthInfo): Promise<void> {
-      if (req.method !== 'POST') {
-        sendError(res, 'TETHER_ERR_HTTP_METHOD_NOT_ALLOWED', { headers: { Allow: 'POST' } });
-        return;
-      }
-      const connectionId = new URL(req.url ?? '/', 'http://x').searchParams.get('connection_id');
+    /** Serves a POST; `query` is the one admission read (a new stream unless it names `connection_id`). */
+    async handle(
+      req: IncomingMessage,
+      res: ServerResponse,
+      query: URLSearchParams,
+      authInfo?: AuthInfo,
+    ): Promise<void> {
+      const connectionId = query.get('connection_id');
       if (connectionId === null) await open(req, res, authInfo);
       else await followUp(req, res, connectionId, authInfo);
     },

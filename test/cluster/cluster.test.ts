@@ -185,7 +185,7 @@ describe.skipIf(!hasRedis())('cluster (Redis)', () => {
     // The request gets no response (the spec's cancellation) and its stream ends.
     const rest = await readUntil(onB, () => false, 5_000);
     expect(rest.some((m) => m.message.id === 4)).toBe(false);
-    expect(B.tether.sessions.get(sid)?.transport.pendingRequests).toBe(0);
+    expect(B.tether.sessions.get(sid)?.pendingRequests).toBe(0);
   });
 
   it('fans out a subscriptions/listen notification published on C to listeners on A and B', async () => {

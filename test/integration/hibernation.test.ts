@@ -7,7 +7,9 @@ import {
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_EVENTS_PER_STREAM, type LiveSession, MemoryEventStore } from '../../src/index.js';
+import { DEFAULT_MAX_EVENTS_PER_STREAM, MemoryEventStore } from '../../src/index.js';
+import { internalsOf } from '../../src/server/internals.js';
+import type { LiveSession } from '../../src/transport/streamable-http/sessions.js';
 import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
 import { fixtureSetup, within } from './fixtures.js';
 
@@ -61,7 +63,7 @@ afterEach(async () => {
 });
 
 function only(): LiveSession {
-  const [session, ...rest] = [...t.tether.sessions.values()];
+  const [session, ...rest] = [...internalsOf(t.tether).sessions.values()];
   if (!session || rest.length > 0) throw new Error(`expected one session, found ${t.tether.sessions.size}`);
   return session;
 }
@@ -231,7 +233,7 @@ describe('session hibernation (2025-era sessions)', () => {
     const c2 = new Client({ name: 'ended-while-waking', version: '1.0.0' });
     try {
       await within(c2.connect(new StreamableHTTPClientTransport(t2.mcpUrl)), 5_000, 'connect');
-      const [session] = [...t2.tether.sessions.values()];
+      const [session] = [...internalsOf(t2.tether).sessions.values()];
       gate = new Promise((resolve) => {
         open = resolve;
       });
@@ -239,7 +241,7 @@ describe('session hibernation (2025-era sessions)', () => {
       // The rebuild waits on setup; the session ends meanwhile.
       await new Promise((r) => setTimeout(r, 50));
       expect(t2.logsOf('session.woke')).toHaveLength(0);
-      await t2.tether.sessions.close(session!, 'session_deleted');
+      await internalsOf(t2.tether).sessions.close(session!, 'session_deleted');
       open();
       await expect(call).rejects.toThrow(/404|not found/i);
       expect(t2.tether.sessions.size).toBe(0);

@@ -6,6 +6,7 @@ import { McpServer, Protocol, Server } from '@modelcontextprotocol/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerDemoTools } from '../../src/demo/demo-tools.js';
 import { registerTaskTool } from '../../src/index.js';
+import { internalsOf } from '../../src/server/internals.js';
 import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
 
 /**
@@ -123,7 +124,7 @@ describe('the SDK is extended by composition only', () => {
       expect(shadowedMethods(server), 'McpServer instance').toEqual([]);
       expect(shadowedMethods(server.server), 'Server instance').toEqual([]);
     }
-    for (const session of t.tether.sessions.values()) {
+    for (const session of internalsOf(t.tether).sessions.values()) {
       expect(shadowedMethods(session.transport), 'session transport').toEqual([]);
     }
   });

@@ -50,3 +50,54 @@ describe('connection caps', () => {
     expect((await fetch(`${t.url}/readyz`)).status).toBe(200);
   });
 });
+
+describe('admission is decided from the request the handler serves', () => {
+  const LISTEN = {
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'subscriptions/listen',
+    params: {
+      notifications: { toolsListChanged: true },
+      _meta: {
+        'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+        'io.modelcontextprotocol/clientInfo': { name: 'caps-test', version: '1' },
+        'io.modelcontextprotocol/clientCapabilities': {},
+      },
+    },
+  };
+
+  it('counts a POST /mcp/sse whose query only mentions connection_id= as a new stream', async () => {
+    t = await startTether({ maxConnections: 1, pingIntervalMs: 60_000 });
+    expect((await openSeed(t.url)).status).toBe(200);
+    const ac = new AbortController();
+    aborts.push(ac);
+    const sneaky = await fetch(`${t.url}/mcp/sse?x=connection_id=`, {
+      method: 'POST',
+      body: '',
+      signal: ac.signal,
+    });
+    expect(sneaky.status).toBe(503);
+    expect(t.tether.registry.size).toBe(1);
+  });
+
+  it('counts a 2026-07-28 subscriptions/listen against the cap whatever Mcp-Session-Id it carries', async () => {
+    t = await startTether({ maxConnections: 1, pingIntervalMs: 60_000 });
+    expect((await openSeed(t.url)).status).toBe(200);
+    const ac = new AbortController();
+    aborts.push(ac);
+    const listen = await fetch(t.mcpUrl, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/json',
+        Accept: 'application/json, text/event-stream',
+        'Mcp-Session-Id': 'anything',
+        'MCP-Protocol-Version': '2026-07-28',
+        'Mcp-Method': 'subscriptions/listen',
+      },
+      body: JSON.stringify(LISTEN),
+      signal: ac.signal,
+    });
+    expect(listen.status).toBe(503);
+    expect(t.tether.registry.size).toBe(1);
+  });
+});

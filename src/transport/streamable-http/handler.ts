@@ -22,6 +22,12 @@ export interface StreamableHttpDeps {
   maxBodyBytes: number;
   /** Admission for a new session (rate limit); answers the refusal itself and returns false. */
   admitSession(req: IncomingMessage, res: ServerResponse): boolean;
+  /**
+   * Admission for a request that opens a new stream (the connection caps): a new
+   * session, any 2026-07-28 request. Decided here, from the parsed body, since a
+   * header alone (a stray `Mcp-Session-Id`) says nothing of the era.
+   */
+  admitStream(req: IncomingMessage, res: ServerResponse): boolean;
   /** Cluster mode: false while the shared store (Redis) is unreachable; new sessions then get 503. */
   clusterHealthy?: () => boolean;
 }
@@ -133,6 +139,7 @@ export function createStreamableHttpHandler(deps: StreamableHttpDeps) {
       body: parsed,
     });
     if (outcome.kind !== 'legacy') {
+      if (!deps.admitStream(req, res)) return;
       await modern.serve(req, res, parsed, authInfo);
       return;
     }
@@ -154,7 +161,7 @@ export function createStreamableHttpHandler(deps: StreamableHttpDeps) {
         });
         return;
       }
-      if (!deps.admitSession(req, res)) return;
+      if (!deps.admitStream(req, res) || !deps.admitSession(req, res)) return;
       if (deps.clusterHealthy && !deps.clusterHealthy()) {
         refuseUnavailable(res);
         return;

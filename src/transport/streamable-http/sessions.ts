@@ -453,6 +453,12 @@ export class StreamableHttpSessions {
     this.deps.sessionStore.touch(session.id, now).catch(() => {});
   }
 
+  /** Immediate: every session's streams end now; the rest of the teardown runs on in the background. */
+  destroyAll(): void {
+    for (const s of this.live.values()) s.transport.closeWith('shutdown');
+    void this.closeAll('shutdown');
+  }
+
   async closeAll(reason: CloseReason): Promise<void> {
     this.stopChanges?.();
     await Promise.all([...this.live.values()].map((s) => this.close(s, reason)));
