@@ -1,8 +1,10 @@
 import type { ServerResponse } from 'node:http';
+import type { JSONRPCMessage } from '@modelcontextprotocol/server';
+import { rpcError } from './protocol/json-rpc.js';
 
 /**
- * Every error the HTTP edge answers with: code, HTTP status, JSON-RPC error
- * code and message. Documented in docs/errors.md; a test fails when a code
+ * Every error the HTTP edge answers with (or writes on a stream, see
+ * {@link rpcErrorOf}): code, HTTP status, JSON-RPC error code and message. Documented in docs/errors.md; a test fails when a code
  * is missing there.
  *
  * @example
@@ -100,6 +102,22 @@ export const ERRORS = {
 } as const satisfies Record<string, { status: number; rpc: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
+
+/**
+ * The JSON-RPC error response of a registry code, for errors that travel as a
+ * message rather than an HTTP answer (an `event: error` frame on a stream, a
+ * response sent through an SDK transport). `detail` refines the message.
+ *
+ * @example
+ * rpcErrorOf('TETHER_ERR_RPC_PARSE'); // { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error: …' } }
+ */
+export function rpcErrorOf(
+  code: ErrorCode,
+  options: { detail?: string; id?: string | number | null } = {},
+): JSONRPCMessage {
+  const e = ERRORS[code];
+  return rpcError(e.rpc, options.detail ?? e.message, options.id ?? null);
+}
 
 /**
  * The one place HTTP error responses are written: a JSON-RPC error body with

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { clientIpOf } from '../protocol/client-ip.js';
 import type { CloseReason } from './close-reason.js';
 
 /** Which transport a stream belongs to. */
@@ -64,10 +65,6 @@ export function randomId(prefix = ''): string {
   const id = idPool.toString('base64url', idPoolOffset, idPoolOffset + ID_BYTES);
   idPoolOffset += ID_BYTES;
   return prefix + id;
-}
-
-function clientIpOf(req: IncomingMessage): string {
-  return req.socket.remoteAddress ?? 'unknown';
 }
 
 /**

@@ -2,8 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { ConnectionRegistry } from '../connection/registry.js';
 import { sendError } from '../errors.js';
+import { clientIpOf } from '../protocol/client-ip.js';
 import { RateLimiter } from './rate-limit.js';
-import { clientIpOf } from './security.js';
 
 export interface AdmissionOptions {
   /** `0` for no cap. */

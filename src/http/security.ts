@@ -54,24 +54,3 @@ export function originAllowed(
   if (req.headers.host !== undefined && url.host === req.headers.host) return true;
   return loopbackOnly && isLoopbackName(url.hostname);
 }
-
-/** Media types in an Accept header, lower-cased, parameters dropped; duplicates tolerated. */
-export function acceptedTypes(req: IncomingMessage): Set<string> {
-  const header = req.headers.accept ?? '';
-  return new Set(
-    header
-      .split(',')
-      .map((part) => part.split(';')[0]?.trim().toLowerCase() ?? '')
-      .filter((t) => t !== ''),
-  );
-}
-
-/** Whether Accept admits `type` (exactly, by `major/*`, or by `*\/*`). */
-export function accepts(types: Set<string>, type: string): boolean {
-  return types.has(type) || types.has(`${type.split('/')[0]}/*`) || types.has('*/*');
-}
-
-/** The client address as seen on the socket. */
-export function clientIpOf(req: IncomingMessage): string {
-  return req.socket.remoteAddress ?? 'unknown';
-}

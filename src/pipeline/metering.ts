@@ -1,14 +1,7 @@
-import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/server';
+import type { RequestId } from '@modelcontextprotocol/server';
 import type { RequestOutcome } from '../observability/metrics.js';
-import { isRequest, isResponse } from '../transport/sse-frames.js';
+import { cancelledRequestId, isRequest, isResponse } from '../protocol/json-rpc.js';
 import type { PipelineHook } from './pipeline.js';
-
-/** The request a `notifications/cancelled` names, if it is one. */
-function cancelledRequestId(message: JSONRPCMessage): RequestId | undefined {
-  if (!('method' in message) || message.method !== 'notifications/cancelled') return undefined;
-  const id = (message.params as { requestId?: unknown } | undefined)?.requestId;
-  return typeof id === 'string' || typeof id === 'number' ? id : undefined;
-}
 
 /** What the tracker reports a finished request to (the metrics). */
 export interface RequestSink {

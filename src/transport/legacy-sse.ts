@@ -4,10 +4,9 @@ import type { Logger } from 'pino';
 import type { ConnectionRegistry } from '../connection/registry.js';
 import { randomId } from '../connection/sse-connection.js';
 import { sendError } from '../errors.js';
-import { readBody } from '../http/body.js';
-import { acceptedTypes, accepts } from '../http/security.js';
-import { idOf, isJsonRpcMessage } from './json-rpc.js';
-import { messageFrame, pingRequestFrame } from './sse-frames.js';
+import { messageFrame, pingRequestFrame } from '../protocol/sse-frames.js';
+import { acceptedTypes, accepts } from './shared/media-types.js';
+import { readJsonRpcPost } from './shared/request-edge.js';
 import { StreamBoundTransport } from './stream-bound-transport.js';
 
 export interface LegacySseDeps {
@@ -20,10 +19,6 @@ export interface LegacySseDeps {
 interface LegacySession {
   transport: StreamBoundTransport;
   principal: string | undefined;
-}
-
-function isJson(req: IncomingMessage): boolean {
-  return req.headers['content-type']?.split(';')[0]?.trim().toLowerCase() === 'application/json';
 }
 
 /**
@@ -103,31 +98,15 @@ export function createLegacySse(deps: LegacySseDeps) {
       sendError(res, 'TETHER_ERR_SESSION_NOT_FOUND');
       return;
     }
-    if (!isJson(req)) {
-      sendError(res, 'TETHER_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE');
-      return;
-    }
-    const body = await readBody(req, deps.maxBodyBytes);
-    if (!body.ok) {
-      // No `Connection: close`: closing while the client (or a proxy) is still
-      // sending makes it see a reset instead of the 413; the rest is drained.
-      if (body.tooLarge) sendError(res, 'TETHER_ERR_HTTP_BODY_TOO_LARGE');
-      return;
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body.text);
-    } catch {
-      sendError(res, 'TETHER_ERR_RPC_PARSE');
-      return;
-    }
-    const messages = Array.isArray(parsed) ? parsed : [parsed];
-    if (messages.length === 0 || !messages.every(isJsonRpcMessage)) {
-      sendError(res, 'TETHER_ERR_RPC_INVALID_REQUEST', { id: Array.isArray(parsed) ? null : idOf(parsed) });
-      return;
-    }
+    const read = await readJsonRpcPost(req, res, {
+      maxBodyBytes: deps.maxBodyBytes,
+      logger: deps.logger,
+      accept: 'any',
+      shape: 'batch',
+    });
+    if (read?.kind !== 'messages') return;
     res.writeHead(202, { 'Content-Type': 'text/plain' }).end('Accepted');
-    for (const m of messages) session.transport.deliver(m, authInfo ? { authInfo } : undefined);
+    for (const m of read.messages) session.transport.deliver(m, authInfo ? { authInfo } : undefined);
   }
 
   return {

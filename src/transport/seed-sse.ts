@@ -5,11 +5,10 @@ import type { CloseReason } from '../connection/close-reason.js';
 import type { ConnectionRegistry } from '../connection/registry.js';
 import { randomId, type SseConnection } from '../connection/sse-connection.js';
 import { sendError } from '../errors.js';
-import { readBody } from '../http/body.js';
 import type { PipelineHook } from '../pipeline/pipeline.js';
 import type { PipelinedServer } from '../pipeline/server.js';
-import { idOf, isJsonRpcMessage, rpcError } from './json-rpc.js';
-import { isResponse } from './sse-frames.js';
+import { isResponse } from '../protocol/json-rpc.js';
+import { type JsonRpcPost, type RequestEdgeOptions, readJsonRpcPost } from './shared/request-edge.js';
 import { StreamBoundTransport } from './stream-bound-transport.js';
 
 export interface SeedSseDeps {
@@ -69,31 +68,27 @@ export function createSeedSse(deps: SeedSseDeps) {
     return `event: close\nretry: ${deps.retryMs}\ndata: ${JSON.stringify({ reason })}\n\n`;
   }
 
-  /** Parses a body into a message, or writes the JSON-RPC error event and returns undefined. */
-  function parse(text: string, connection: SseConnection): JSONRPCMessage | undefined {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      connection.write(seedFrame(rpcError(-32700, 'Parse error: the body is not valid JSON')) ?? '');
-      return undefined;
-    }
-    if (!isJsonRpcMessage(parsed)) {
-      const error = rpcError(-32600, 'Invalid Request: expected one JSON-RPC 2.0 message', idOf(parsed));
-      connection.write(seedFrame(error) ?? '');
-      return undefined;
-    }
-    return parsed;
+  // Parse and shape errors are reported on the stream as `error` events, as the seed did.
+  const edge: RequestEdgeOptions = {
+    maxBodyBytes: deps.maxBodyBytes,
+    logger: deps.logger,
+    accept: 'any',
+    contentType: 'any',
+    shape: 'single',
+    invalid: 'return',
+  };
+
+  /** Hands the POST's message to the server, or writes its JSON-RPC error event. */
+  function deliver(read: JsonRpcPost, transport: StreamBoundTransport, authInfo?: AuthInfo): void {
+    if (read.kind === 'messages' && read.messages[0] !== undefined)
+      transport.deliver(read.messages[0], authInfo ? { authInfo } : undefined);
+    else if (read.kind === 'invalid') transport.connection.write(seedFrame(read.error) ?? '');
   }
 
   async function open(req: IncomingMessage, res: ServerResponse, authInfo?: AuthInfo): Promise<void> {
-    const body = await readBody(req, deps.maxBodyBytes);
-    if (!body.ok) {
-      // No `Connection: close`: closing while the client (or a proxy) is still
-      // sending makes it see a reset instead of the 413; the rest is drained.
-      if (body.tooLarge) sendError(res, 'TETHER_ERR_HTTP_BODY_TOO_LARGE');
-      return;
-    }
+    // The opening POST may carry no request: it then only opens the stream.
+    const read = await readJsonRpcPost(req, res, { ...edge, allowEmpty: true });
+    if (read === undefined) return;
     const id = randomId('mcp_sse_');
     const connection = deps.registry.open(
       req,
@@ -136,10 +131,7 @@ export function createSeedSse(deps: SeedSseDeps) {
     );
     await server.connect(transport);
     await handshake(transport, handshakeAnswered);
-    if (body.text.trim() !== '') {
-      const message = parse(body.text, connection);
-      if (message) transport.deliver(message, authInfo ? { authInfo } : undefined);
-    }
+    deliver(read, transport, authInfo);
   }
 
   async function followUp(
@@ -153,16 +145,10 @@ export function createSeedSse(deps: SeedSseDeps) {
       sendError(res, 'TETHER_ERR_SESSION_NOT_FOUND', { detail: `Unknown connection_id "${connectionId}"` });
       return;
     }
-    const body = await readBody(req, deps.maxBodyBytes);
-    if (!body.ok) {
-      // No `Connection: close`: closing while the client (or a proxy) is still
-      // sending makes it see a reset instead of the 413; the rest is drained.
-      if (body.tooLarge) sendError(res, 'TETHER_ERR_HTTP_BODY_TOO_LARGE');
-      return;
-    }
+    const read = await readJsonRpcPost(req, res, edge);
+    if (read === undefined) return;
     res.writeHead(202, { 'Content-Type': 'application/json' }).end(JSON.stringify({ status: 'accepted' }));
-    const message = parse(body.text, stream.transport.connection);
-    if (message) stream.transport.deliver(message, authInfo ? { authInfo } : undefined);
+    deliver(read, stream.transport, authInfo);
   }
 
   return {

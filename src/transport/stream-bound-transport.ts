@@ -1,6 +1,6 @@
 import type { JSONRPCMessage, MessageExtraInfo, Transport } from '@modelcontextprotocol/server';
 import type { SseConnection } from '../connection/sse-connection.js';
-import { isResponse } from './sse-frames.js';
+import { isResponse } from '../protocol/json-rpc.js';
 
 /**
  * An SDK `Transport` whose whole life is one SSE connection (legacy

@@ -19,6 +19,25 @@ export interface TestTether {
 }
 
 /**
+ * A pino logger whose lines are parsed into `logs`, for suites that build
+ * their own server around `tether.handler`.
+ *
+ * @example
+ * const { logger, logs } = captureLogs();
+ * const tether = createTether({ logger });
+ */
+export function captureLogs(level: string = 'debug'): { logger: pino.Logger; logs: LogLine[] } {
+  const logs: LogLine[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      for (const line of String(chunk).split('\n')) if (line) logs.push(JSON.parse(line) as LogLine);
+      done();
+    },
+  });
+  return { logger: pino({ level }, sink), logs };
+}
+
+/**
  * Starts mcp-tether on a free loopback port with logs captured in memory.
  *
  * @example
@@ -27,14 +46,7 @@ export interface TestTether {
  * await t.close();
  */
 export async function startTether(options: CreateTetherOptions = {}): Promise<TestTether> {
-  const logs: LogLine[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      for (const line of String(chunk).split('\n')) if (line) logs.push(JSON.parse(line) as LogLine);
-      done();
-    },
-  });
-  const logger = pino({ level: options.logLevel ?? 'debug' }, sink);
+  const { logger, logs } = captureLogs(options.logLevel ?? 'debug');
   const tether = createTether({ ...options, logger, host: '127.0.0.1', port: 0 });
   const { url } = await tether.listen();
   return {

@@ -8,10 +8,9 @@ import {
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { sendError } from '../../errors.js';
-import { answerBodyFailure, readBody } from '../../http/body.js';
-import { acceptedTypes, accepts } from '../../http/security.js';
-import { idOf, isJsonRpcMessage } from '../json-rpc.js';
-import { isResponse } from '../sse-frames.js';
+import { idOf, isResponse } from '../../protocol/json-rpc.js';
+import { acceptedTypes, accepts } from '../shared/media-types.js';
+import { readJsonRpcPost } from '../shared/request-edge.js';
 import type { ModernEndpoint } from './modern.js';
 import { type LiveSession, SessionEndedError, type StreamableHttpSessions } from './sessions.js';
 
@@ -44,14 +43,20 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-function isJsonContentType(req: IncomingMessage): boolean {
-  const ct = header(req, 'content-type');
-  return ct?.split(';')[0]?.trim().toLowerCase() === 'application/json';
-}
-
 function needsServer(message: JSONRPCMessage): boolean {
   if (isResponse(message)) return false;
   return !('method' in message) || message.method !== 'notifications/initialized';
+}
+
+/** The era of a POST, decided by the SDK's classifier so it matches the SDK's. */
+function classify(req: IncomingMessage, body: unknown) {
+  return classifyInboundRequest({
+    httpMethod: 'POST',
+    protocolVersionHeader: header(req, 'mcp-protocol-version'),
+    mcpMethodHeader: header(req, 'mcp-method'),
+    mcpNameHeader: header(req, 'mcp-name'),
+    body,
+  });
 }
 
 /** The version a session will speak: the client's if supported, else the latest. */
@@ -108,49 +113,20 @@ export function createStreamableHttpHandler(deps: StreamableHttpDeps) {
   }
 
   async function post(req: IncomingMessage, res: ServerResponse, authInfo?: AuthInfo): Promise<void> {
-    const types = acceptedTypes(req);
-    if (!accepts(types, 'application/json') || !accepts(types, 'text/event-stream')) {
-      sendError(res, 'TETHER_ERR_HTTP_NOT_ACCEPTABLE');
-      return;
-    }
-    if (!isJsonContentType(req)) {
-      sendError(res, 'TETHER_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE');
-      return;
-    }
-    const body = await readBody(req, deps.maxBodyBytes);
-    if (!body.ok) {
-      if (body.consumed)
-        deps.logger.warn({ method: req.method, url: req.url }, 'request.body_already_consumed');
-      answerBodyFailure(res, body, deps.maxBodyBytes);
-      return;
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body.text);
-    } catch {
-      sendError(res, 'TETHER_ERR_RPC_PARSE');
-      return;
-    }
-    const outcome = classifyInboundRequest({
-      httpMethod: 'POST',
-      protocolVersionHeader: header(req, 'mcp-protocol-version'),
-      mcpMethodHeader: header(req, 'mcp-method'),
-      mcpNameHeader: header(req, 'mcp-name'),
-      body: parsed,
+    const read = await readJsonRpcPost(req, res, {
+      maxBodyBytes: deps.maxBodyBytes,
+      logger: deps.logger,
+      accept: 'json+sse',
+      shape: 'batch',
+      handOff: (parsed) => classify(req, parsed).kind !== 'legacy',
     });
-    if (outcome.kind !== 'legacy') {
+    if (read?.kind === 'handed-off') {
       if (!deps.admitStream(req, res)) return;
-      await modern.serve(req, res, parsed, authInfo);
+      await modern.serve(req, res, read.parsed, authInfo);
       return;
     }
-    const messages = Array.isArray(parsed) ? parsed : [parsed];
-    if (messages.length === 0 || !messages.every(isJsonRpcMessage)) {
-      sendError(res, 'TETHER_ERR_RPC_INVALID_REQUEST', {
-        detail: 'Invalid Request: the body must be a JSON-RPC 2.0 message or a non-empty batch of them',
-        id: Array.isArray(parsed) ? null : idOf(parsed),
-      });
-      return;
-    }
+    if (read?.kind !== 'messages') return;
+    const { messages } = read;
     const principal = authInfo?.clientId;
     const init = messages.find((m) => 'method' in m && m.method === 'initialize');
     if (init !== undefined) {

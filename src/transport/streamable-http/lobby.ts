@@ -1,5 +1,5 @@
 import type { JSONRPCMessage, McpServer, RequestId, Transport } from '@modelcontextprotocol/server';
-import { isResponse } from '../sse-frames.js';
+import { isResponse } from '../../protocol/json-rpc.js';
 
 /** The lobby's end of its one server: requests in, their responses matched back by id. */
 class LobbyTransport implements Transport {

@@ -16,8 +16,8 @@ import type { ConnectionRegistry } from '../../connection/registry.js';
 import type { SseConnection } from '../../connection/sse-connection.js';
 import type { PipelineHook } from '../../pipeline/pipeline.js';
 import type { PipelinedServer } from '../../pipeline/server.js';
+import { messageFrame } from '../../protocol/sse-frames.js';
 import { isServerEventMethod, SERVER_EVENT_METHODS, serverEventOf } from '../server-events.js';
-import { messageFrame } from '../sse-frames.js';
 
 export interface ModernDeps {
   registry: ConnectionRegistry;

@@ -12,15 +12,14 @@ import type { CloseReason } from '../../connection/close-reason.js';
 import type { ConnectionRegistry } from '../../connection/registry.js';
 import { LIVENESS_PING_PREFIX, randomId, type SseConnection } from '../../connection/sse-connection.js';
 import { INTERNAL_REQUEST_PREFIX } from '../../pipeline/metering.js';
-import type { EventStore, StoredEvent } from '../../session/event-store.js';
+import { cancelledRequestId, isRequest, isResponse } from '../../protocol/json-rpc.js';
 import {
-  isRequest,
-  isResponse,
   messageFrame,
   pingRequestFrame,
   primingFrame,
   serializedMessageFrame,
-} from '../sse-frames.js';
+} from '../../protocol/sse-frames.js';
+import type { EventStore, StoredEvent } from '../../session/event-store.js';
 
 /** A resumable stream of one session: a POST's responses or the standalone GET stream. */
 interface LogicalStream {
@@ -309,7 +308,7 @@ export class SessionTransport implements Transport {
     }
     if (isRequest(message)) this.serverRequests.add(message.id);
     else if ('method' in message && message.method === 'notifications/cancelled') {
-      const requestId = (message.params as { requestId?: RequestId } | undefined)?.requestId;
+      const requestId = cancelledRequestId(message);
       if (requestId !== undefined) this.serverRequests.delete(requestId);
     }
     const relatedId = response ? message.id : options?.relatedRequestId;
@@ -384,9 +383,8 @@ export class SessionTransport implements Transport {
    * the session ends.
    */
   private releaseCancelled(message: JSONRPCMessage): void {
-    if (!('method' in message) || message.method !== 'notifications/cancelled') return;
-    const requestId = (message.params as { requestId?: unknown } | undefined)?.requestId;
-    if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
+    const requestId = cancelledRequestId(message);
+    if (requestId === undefined) return;
     const stream = this.requestStreams.get(requestId);
     if (!stream) return;
     stream.pending.delete(requestId);
@@ -701,12 +699,8 @@ export class SessionTransport implements Transport {
   /** Cluster mode: a cancellation another node received for this session. */
   deliverRemoteCancel(message: JSONRPCMessage): void {
     if (this.closeReason !== undefined) return;
-    const requestId = (message as { params?: { requestId?: unknown } }).params?.requestId;
-    if (
-      (typeof requestId !== 'string' && typeof requestId !== 'number') ||
-      !this.requestStreams.has(requestId)
-    )
-      return;
+    const requestId = cancelledRequestId(message);
+    if (requestId === undefined || !this.requestStreams.has(requestId)) return;
     this.onmessage?.(message);
     this.releaseCancelled(message);
   }

@@ -9,10 +9,11 @@ import type { Logger } from 'pino';
 import type { CloseReason } from '../../connection/close-reason.js';
 import type { ConnectionRegistry } from '../../connection/registry.js';
 import { randomId } from '../../connection/sse-connection.js';
+import { rpcErrorOf } from '../../errors.js';
+import { isRequest } from '../../protocol/json-rpc.js';
 import type { EventStore } from '../../session/event-store.js';
 import type { SessionStore } from '../../session/session-store.js';
 import { SERVER_EVENT_METHODS } from '../server-events.js';
-import { isRequest } from '../sse-frames.js';
 import { InitializeLobby } from './lobby.js';
 import { type SessionSignal, SessionTransport, type StreamRouter } from './session-transport.js';
 
@@ -213,11 +214,11 @@ export class StreamableHttpSessions {
     this.lobby
       .answer(request)
       .catch(
-        (err: unknown): JSONRPCMessage => ({
-          jsonrpc: '2.0',
-          id: request.id,
-          error: { code: -32603, message: `Internal error: ${(err as Error).message}` },
-        }),
+        (err: unknown): JSONRPCMessage =>
+          rpcErrorOf('TETHER_ERR_INTERNAL', {
+            id: request.id,
+            detail: `Internal error: ${(err as Error).message}`,
+          }),
       )
       .then((response) => transport.send(response))
       .catch((err: unknown) =>

@@ -1,12 +1,12 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sendError } from '../errors.js';
+import type { IncomingMessage } from 'node:http';
 
 /** The outcome of reading a request body under a byte limit. */
 export type BodyResult =
   | { ok: true; text: string }
   | {
       ok: false;
-      tooLarge: boolean /** read by a framework before us and not left on `req.body` */;
+      tooLarge: boolean;
+      /** Read by a framework before us and not left on `req.body`. */
       consumed?: boolean;
     };
 
@@ -64,25 +64,4 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<BodyRe
     req.once('error', () => finish({ ok: false, tooLarge: false }));
     req.once('close', () => finish({ ok: false, tooLarge: false }));
   });
-}
-
-/**
- * Answers a body that could not be read: 413 over the limit, 500 when a
- * framework consumed it before us without leaving `req.body`; nothing when the
- * client went away mid-body.
- */
-export function answerBodyFailure(
-  res: ServerResponse,
-  result: BodyResult & { ok: false },
-  maxBytes: number,
-): void {
-  if (result.tooLarge) {
-    // No `Connection: close`: the rest of the body is drained, and cutting the socket while a
-    // proxy is still sending it turns this 413 into the proxy's 502.
-    sendError(res, 'TETHER_ERR_HTTP_BODY_TOO_LARGE', {
-      detail: `Request body too large: the limit is ${maxBytes} bytes`,
-    });
-  } else if (result.consumed) {
-    sendError(res, 'TETHER_ERR_HTTP_BODY_CONSUMED');
-  }
 }

@@ -17,18 +17,6 @@ export function primingFrame(eventId: string, retryMs: number): string {
   return `id: ${eventId}\nretry: ${retryMs}\ndata: \n\n`;
 }
 
-/** Whether a JSON-RPC message is a response (result or error). */
-export function isResponse(message: JSONRPCMessage): message is JSONRPCMessage & { id: string | number } {
-  return !('method' in message) && ('result' in message || 'error' in message);
-}
-
-/** Whether a JSON-RPC message is a request (has a method and an id). */
-export function isRequest(
-  message: JSONRPCMessage,
-): message is JSONRPCMessage & { id: string | number; method: string } {
-  return 'method' in message && 'id' in message && message.id !== undefined && message.id !== null;
-}
-
 /** A JSON-RPC `ping` request from the server, for liveness; not stored, so never replayed. */
 export function pingRequestFrame(id: string): string {
   return `event: message\ndata: {"jsonrpc":"2.0","id":${JSON.stringify(id)},"method":"ping"}\n\n`;
