@@ -91,6 +91,11 @@ export const ERRORS = {
     message: 'Unauthorized: the admin token is required',
   },
   TETHER_ERR_ADMIN_CONNECTION_NOT_FOUND: { status: 404, rpc: -32000, message: 'No such live connection' },
+  TETHER_ERR_ADMIN_BAD_CONNECTION_ID: {
+    status: 400,
+    rpc: -32000,
+    message: 'Bad Request: the connection id in the path is not valid percent-encoding',
+  },
   TETHER_ERR_HTTP_RATE_LIMITED: {
     status: 429,
     rpc: -32000,

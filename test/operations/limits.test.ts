@@ -68,3 +68,25 @@ describe('requests_total method labels', () => {
     expect(METRIC_METHODS.has('tools/invented')).toBe(false);
   });
 });
+
+describe('admin API paths', () => {
+  it('answers 400 with a registry error to a connection id that is not valid percent-encoding', async () => {
+    const admin = 'admin-0123456789abcdef';
+    const { url } = await start({ adminToken: admin, logLevel: 'debug' });
+    for (const id of ['%E0%A4%A', '%', '%zz', '%C0']) {
+      const res = await fetch(`${url}/mcp/connections/${id}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${admin}` },
+      });
+      expect(res.status, id).toBe(400);
+      const body = (await res.json()) as Wire;
+      expect(body.error?.data).toEqual({ code: 'TETHER_ERR_ADMIN_BAD_CONNECTION_ID' });
+    }
+    const known = await fetch(`${url}/mcp/connections/${encodeURIComponent('no such')}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${admin}` },
+    });
+    expect(known.status).toBe(404);
+    expect(t?.logsOf('request.failed')).toEqual([]);
+  });
+});
