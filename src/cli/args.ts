@@ -50,7 +50,7 @@ Options (environment variable in brackets):
   --allowed-origins <list>      comma-separated origins allowed from browsers, or * [MCP_TETHER_ALLOWED_ORIGINS]
   --max-connections <n>         open streams in all before 503, 0 = no cap (default 10000) [MCP_TETHER_MAX_CONNECTIONS]
   --max-connections-per-client <n>  open streams per client address, 0 = no cap (default 0) [MCP_TETHER_MAX_CONNECTIONS_PER_CLIENT]
-  --shutdown-grace <dur>        on SIGTERM/SIGINT, time in-flight calls may finish (default 10s) [MCP_TETHER_SHUTDOWN_GRACE]
+  --shutdown-grace <dur>        on SIGTERM/SIGINT/SIGHUP, time in-flight calls may finish (default 10s) [MCP_TETHER_SHUTDOWN_GRACE]
   --log-level <level>           fatal|error|warn|info|debug|trace|silent (default info) [MCP_TETHER_LOG_LEVEL]
   --log-format <fmt>            pretty|json (default: pretty on a terminal) [MCP_TETHER_LOG_FORMAT]
   --auth-token <token>          accepted bearer token; repeat for several [MCP_TETHER_AUTH_TOKENS, comma-separated]
