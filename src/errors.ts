@@ -53,10 +53,16 @@ export const ERRORS = {
   },
   TETHER_ERR_RPC_PARSE: { status: 400, rpc: -32700, message: 'Parse error: the body is not valid JSON' },
   TETHER_ERR_RPC_INVALID_REQUEST: { status: 400, rpc: -32600, message: 'Invalid Request' },
+  TETHER_ERR_RPC_INVALID_PARAMS: { status: 400, rpc: -32602, message: 'Invalid params' },
   TETHER_ERR_SESSION_REQUIRED: {
     status: 400,
     rpc: -32000,
     message: 'Bad Request: Mcp-Session-Id header is required',
+  },
+  TETHER_ERR_SESSION_INITIALIZE_TOO_LARGE: {
+    status: 400,
+    rpc: -32602,
+    message: 'Invalid params: the initialize params are larger than a session keeps',
   },
   TETHER_ERR_SESSION_NOT_FOUND: { status: 404, rpc: -32001, message: 'Session not found' },
   TETHER_ERR_SESSION_PROTOCOL_VERSION: {

@@ -262,6 +262,7 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     modern,
     logger,
     maxBodyBytes: resolved.maxBodyBytes,
+    maxInitializeParamsBytes: resolved.maxInitializeParamsBytes,
     admitSession: (req, res) => admitSession(req, res),
     ...(cluster ? { clusterHealthy: () => cluster.healthy } : {}),
   });

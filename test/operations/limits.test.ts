@@ -90,3 +90,81 @@ describe('admin API paths', () => {
     expect(t?.logsOf('request.failed')).toEqual([]);
   });
 });
+
+const CLIENT = {
+  protocolVersion: '2025-11-25',
+  capabilities: {},
+  clientInfo: { name: 'limits', version: '1' },
+};
+
+function sessionsActive(text: string): number {
+  return Number(/^mcp_tether_sessions_active (\d+)/m.exec(text)?.[1] ?? Number.NaN);
+}
+
+describe('initialize that cannot open a session', () => {
+  it.each([
+    ['missing params', undefined],
+    ['protocolVersion: 3', { ...CLIENT, protocolVersion: 3 }],
+    ['clientInfo missing', { protocolVersion: '2025-11-25', capabilities: {} }],
+    ['clientInfo without version', { ...CLIENT, clientInfo: { name: 'x' } }],
+  ])('%s: -32602 with a short message, no session', async (_name, params) => {
+    const { url, mcpUrl } = await start();
+    const before = sessionsActive(await metricsText(url));
+    const message = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      ...(params === undefined ? {} : { params }),
+    };
+    const res = await post(mcpUrl, message);
+    expect(res.status).toBe(400);
+    expect(res.headers.get('mcp-session-id')).toBeNull();
+    const body = (await res.json()) as Wire;
+    expect(body.id).toBe(1);
+    expect(body.error?.code).toBe(-32602);
+    expect(body.error?.data).toEqual({ code: 'TETHER_ERR_RPC_INVALID_PARAMS' });
+    expect(body.error?.message.length).toBeLessThan(250);
+    expect(body.error?.message).toMatch(/^Invalid params: params/);
+    expect(t?.tether.sessions.size).toBe(0);
+    expect(sessionsActive(await metricsText(url))).toBe(before);
+  });
+
+  it('params that are not an object are not JSON-RPC at all: -32600, no session', async () => {
+    const { mcpUrl } = await start();
+    const res = await post(mcpUrl, { jsonrpc: '2.0', id: 1, method: 'initialize', params: 5 });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('mcp-session-id')).toBeNull();
+    expect(((await res.json()) as Wire).error?.code).toBe(-32600);
+    expect(t?.tether.sessions.size).toBe(0);
+  });
+
+  it('refuses params over maxInitializeParamsBytes with -32602 and no session', async () => {
+    const { url, mcpUrl } = await start({ maxInitializeParamsBytes: 1024 });
+    const big = { ...CLIENT, capabilities: { experimental: { blob: { text: 'x'.repeat(2_000) } } } };
+    const res = await post(mcpUrl, rpc(7, 'initialize', big));
+    expect(res.status).toBe(400);
+    expect(res.headers.get('mcp-session-id')).toBeNull();
+    const body = (await res.json()) as Wire;
+    expect(body.error?.code).toBe(-32602);
+    expect(body.error?.data).toEqual({ code: 'TETHER_ERR_SESSION_INITIALIZE_TOO_LARGE' });
+    expect(body.error?.message).toContain('the limit is 1024');
+    expect(sessionsActive(await metricsText(url))).toBe(0);
+    // Just under the limit still opens a session.
+    const fits = await post(mcpUrl, rpc(8, 'initialize', { ...CLIENT, capabilities: { experimental: {} } }));
+    expect(fits.status).toBe(200);
+    expect(fits.headers.get('mcp-session-id')).not.toBeNull();
+    await fits.arrayBuffer();
+  });
+
+  it('keeps only protocolVersion, capabilities and clientInfo of the params', async () => {
+    const { mcpUrl } = await start();
+    const res = await post(
+      mcpUrl,
+      rpc(1, 'initialize', { ...CLIENT, _meta: { note: 'n' }, extra: 'x'.repeat(100) }),
+    );
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    const [session] = [...(t?.tether.sessions.values() ?? [])];
+    expect(session?.initParams).toEqual(CLIENT);
+  });
+});

@@ -12,6 +12,7 @@ import { answerBodyFailure, readBody } from '../../http/body.js';
 import { acceptedTypes, accepts } from '../../http/security.js';
 import { idOf, isJsonRpcMessage } from '../json-rpc.js';
 import { isResponse } from '../sse-frames.js';
+import { checkInitialize } from './initialize-params.js';
 import type { ModernEndpoint } from './modern.js';
 import { type LiveSession, SessionEndedError, type StreamableHttpSessions } from './sessions.js';
 
@@ -20,6 +21,8 @@ export interface StreamableHttpDeps {
   modern: ModernEndpoint;
   logger: Logger;
   maxBodyBytes: number;
+  /** Largest serialized `initialize` params that open a session. */
+  maxInitializeParamsBytes: number;
   /** Admission for a new session (rate limit); answers the refusal itself and returns false. */
   admitSession(req: IncomingMessage, res: ServerResponse): boolean;
   /** Cluster mode: false while the shared store (Redis) is unreachable; new sessions then get 503. */
@@ -154,16 +157,20 @@ export function createStreamableHttpHandler(deps: StreamableHttpDeps) {
         });
         return;
       }
+      // Checked before any session exists: a refused initialize leaves nothing behind.
+      const check = checkInitialize(init, deps.maxInitializeParamsBytes);
+      if (!check.ok) {
+        sendError(res, check.code, { detail: check.detail, id: idOf(init) });
+        return;
+      }
       if (!deps.admitSession(req, res)) return;
       if (deps.clusterHealthy && !deps.clusterHealthy()) {
         refuseUnavailable(res);
         return;
       }
-      const initParams = (init as { params?: { protocolVersion?: unknown } }).params;
-      const requested = initParams?.protocolVersion;
       let session: LiveSession;
       try {
-        session = await sessions.create(negotiate(requested), principal, initParams);
+        session = await sessions.create(negotiate(check.params.protocolVersion), principal, check.params);
       } catch (err) {
         if (!sessions.clustered) throw err;
         deps.logger.warn({ err: (err as Error).message }, 'session.create_failed');
