@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { JSONRPCMessage } from '@modelcontextprotocol/server';
 
 /**
  * Every error the HTTP edge answers with: code, HTTP status, JSON-RPC error
@@ -54,6 +55,21 @@ export const ERRORS = {
   TETHER_ERR_RPC_PARSE: { status: 400, rpc: -32700, message: 'Parse error: the body is not valid JSON' },
   TETHER_ERR_RPC_INVALID_REQUEST: { status: 400, rpc: -32600, message: 'Invalid Request' },
   TETHER_ERR_RPC_INVALID_PARAMS: { status: 400, rpc: -32602, message: 'Invalid params' },
+  TETHER_ERR_RPC_BATCH_TOO_LARGE: {
+    status: 400,
+    rpc: -32600,
+    message: 'Invalid Request: batch too large',
+  },
+  TETHER_ERR_RPC_SESSION_BUSY: {
+    status: 429,
+    rpc: -32000,
+    message: 'Server busy: this session has as many requests running as one session may; retry when one ends',
+  },
+  TETHER_ERR_RPC_SERVER_BUSY: {
+    status: 503,
+    rpc: -32000,
+    message: 'Server busy: the server runs as many requests as it accepts; retry later',
+  },
   TETHER_ERR_SESSION_REQUIRED: {
     status: 400,
     rpc: -32000,
@@ -111,6 +127,18 @@ export const ERRORS = {
 } as const satisfies Record<string, { status: number; rpc: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
+
+/**
+ * A code's JSON-RPC error response, for errors answered inside a stream
+ * rather than as the HTTP response (a refused request of a batch).
+ *
+ * @example
+ * transport.send(rpcErrorResponse('TETHER_ERR_RPC_SESSION_BUSY', 7));
+ */
+export function rpcErrorResponse(code: ErrorCode, id: string | number): JSONRPCMessage {
+  const e = ERRORS[code];
+  return { jsonrpc: '2.0', id, error: { code: e.rpc, message: e.message, data: { code } } };
+}
 
 /**
  * The one place HTTP error responses are written: a JSON-RPC error body with

@@ -24,6 +24,7 @@ import { introspect } from '../transport/introspect.js';
 import { createLegacySse } from '../transport/legacy-sse.js';
 import { meterTransport, RequestTracker } from '../transport/request-tracker.js';
 import { createSeedSse } from '../transport/seed-sse.js';
+import { RequestAdmission } from '../transport/shared/admission.js';
 import { createStreamableHttpHandler } from '../transport/streamable-http/handler.js';
 import { createModernEndpoint, type ModernEndpoint } from '../transport/streamable-http/modern.js';
 import { StreamableHttpSessions } from '../transport/streamable-http/sessions.js';
@@ -173,6 +174,11 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     () => hibernatingCount(),
   );
   const requests = new RequestTracker(metrics);
+  const admission = new RequestAdmission({
+    limits: resolved,
+    inFlight: () => requests.active,
+    refused: (reason, count) => metrics.requestsRefused(reason, count),
+  });
   const scheduler = new KeepaliveScheduler(registry, resolved);
   // With Redis, sessions, events and message routing are shared by every node (docs/scaling.md).
   const cluster =
@@ -263,6 +269,7 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     logger,
     maxBodyBytes: resolved.maxBodyBytes,
     maxInitializeParamsBytes: resolved.maxInitializeParamsBytes,
+    admission,
     admitSession: (req, res) => admitSession(req, res),
     ...(cluster ? { clusterHealthy: () => cluster.healthy } : {}),
   });
@@ -270,6 +277,7 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     registry,
     logger,
     maxBodyBytes: resolved.maxBodyBytes,
+    admission,
     createServer: () => buildServer('legacy'),
   };
   const legacySse = createLegacySse(streamDeps);

@@ -7,6 +7,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import { CLOSE_REASONS } from '../connection/close-reason.js';
 import type { ConnectionRegistry } from '../connection/registry.js';
 import type { TransportName } from '../connection/sse-connection.js';
+import { REFUSAL_REASONS, type RefusalReason } from '../transport/shared/admission.js';
 
 const TRANSPORTS: TransportName[] = ['streamable-http', 'legacy-sse', 'seed-sse'];
 
@@ -19,6 +20,8 @@ export interface Metrics {
   /** Counts one JSON-RPC request and observes its duration. */
   request(method: string, outcome: RequestOutcome, seconds: number): void;
   eventsReplayed(count: number): void;
+  /** Counts messages refused by request admission (batch cap, in-flight caps). */
+  requestsRefused(reason: RefusalReason, count: number): void;
   /** The exposition text for `GET /metrics`. */
   text(): Promise<string>;
   readonly contentType: string;
@@ -151,6 +154,13 @@ export function createMetrics(
       this.set(hibernatingCount());
     },
   });
+  const refused = new Counter({
+    name: `${p}requests_refused_total`,
+    help: 'JSON-RPC messages refused before they ran: by a batch over the cap, or past the in-flight caps',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  for (const reason of REFUSAL_REASONS) refused.inc({ reason }, 0);
   const replayed = new Counter({
     name: `${p}events_replayed_total`,
     help: 'Events replayed to clients resuming with Last-Event-ID',
@@ -173,6 +183,7 @@ export function createMetrics(
       duration.observe({ method: label }, seconds);
     },
     eventsReplayed: (n) => replayed.inc(n),
+    requestsRefused: (reason, n) => refused.inc({ reason }, n),
     text: () => registry.metrics(),
   };
 }

@@ -7,13 +7,16 @@ import { sendError } from '../errors.js';
 import { readBody } from '../http/body.js';
 import { acceptedTypes, accepts } from '../http/security.js';
 import { idOf, isJsonRpcMessage } from './json-rpc.js';
-import { messageFrame, pingRequestFrame } from './sse-frames.js';
+import type { RequestAdmission } from './shared/admission.js';
+import { isRequest, messageFrame, pingRequestFrame } from './sse-frames.js';
 import { StreamBoundTransport } from './stream-bound-transport.js';
 
 export interface LegacySseDeps {
   registry: ConnectionRegistry;
   logger: Logger;
   maxBodyBytes: number;
+  /** Batch and in-flight caps for what a POST may start. */
+  admission: RequestAdmission;
   createServer(): Promise<McpServer>;
 }
 
@@ -121,8 +124,27 @@ export function createLegacySse(deps: LegacySseDeps) {
       sendError(res, 'TETHER_ERR_RPC_INVALID_REQUEST', { id: Array.isArray(parsed) ? null : idOf(parsed) });
       return;
     }
+    if (deps.admission.batchTooLarge(messages.length)) {
+      sendError(res, 'TETHER_ERR_RPC_BATCH_TOO_LARGE', {
+        detail: `Invalid Request: batch too large (${messages.length} messages; the limit is ${deps.admission.maxBatchSize})`,
+      });
+      return;
+    }
+    const refusals = deps.admission.admit(messages, session.transport.pendingRequests);
     res.writeHead(202, { 'Content-Type': 'text/plain' }).end('Accepted');
-    for (const m of messages) session.transport.deliver(m, authInfo ? { authInfo } : undefined);
+    for (const m of messages) {
+      const refusal = isRequest(m) ? refusals.get(m.id) : undefined;
+      if (refusal === undefined) session.transport.deliver(m, authInfo ? { authInfo } : undefined);
+      else
+        session.transport
+          .send(refusal)
+          .catch((err: unknown) =>
+            deps.logger.warn(
+              { session_id: sessionId, err: (err as Error).message },
+              'request.refusal_failed',
+            ),
+          );
+    }
   }
 
   return {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CreateTetherOptions } from '../../src/index.js';
+import { z } from 'zod';
+import type { CreateTetherOptions, SetupFn } from '../../src/index.js';
 import { METRIC_METHODS } from '../../src/observability/metrics.js';
 import { startTether, type TestTether } from '../helpers/tether.js';
 import { openRawSession, post, rpc, SseReader, type Wire } from '../integration/raw.js';
@@ -166,5 +167,152 @@ describe('initialize that cannot open a session', () => {
     await res.arrayBuffer();
     const [session] = [...(t?.tether.sessions.values() ?? [])];
     expect(session?.initParams).toEqual(CLIENT);
+  });
+});
+
+/** A `hold` tool whose calls run until the test releases them, so in-flight counts are exact. */
+function holdingSetup() {
+  let release: () => void = () => {};
+  let gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let started = 0;
+  const setup: SetupFn = (server) => {
+    server.registerTool('hold', { inputSchema: z.object({}) }, async () => {
+      started++;
+      await gate;
+      return { content: [{ type: 'text', text: 'released' }] };
+    });
+  };
+  return {
+    setup,
+    started: () => started,
+    release() {
+      release();
+      gate = Promise.resolve();
+    },
+  };
+}
+
+const hold = (id: number) => rpc(id, 'tools/call', { name: 'hold', arguments: {} });
+
+function refusedTotal(text: string, reason: string): number {
+  const line = new RegExp(`^mcp_tether_requests_refused_total\\{reason="${reason}"\\} (\\d+)`, 'm').exec(
+    text,
+  );
+  return Number(line?.[1] ?? Number.NaN);
+}
+
+describe('batch size and requests in flight', () => {
+  it('refuses a batch over maxBatchSize whole with 400 and -32600, and admits one at the cap', async () => {
+    const { url, mcpUrl } = await start({ maxBatchSize: 5 });
+    const session = await openRawSession(mcpUrl);
+    const tooMany = await post(
+      mcpUrl,
+      Array.from({ length: 6 }, (_, i) => rpc(i, 'ping')),
+      session.headers,
+    );
+    expect(tooMany.status).toBe(400);
+    const body = (await tooMany.json()) as Wire;
+    expect(body.error?.code).toBe(-32600);
+    expect(body.error?.message).toContain('batch too large');
+    expect(body.error?.data).toEqual({ code: 'TETHER_ERR_RPC_BATCH_TOO_LARGE' });
+    expect(refusedTotal(await metricsText(url), 'batch_too_large')).toBe(6);
+    const atCap = await post(
+      mcpUrl,
+      Array.from({ length: 5 }, (_, i) => rpc(i, 'ping')),
+      session.headers,
+    );
+    expect(atCap.status).toBe(200);
+    expect((await answers(atCap)).every((m) => m.result !== undefined)).toBe(true);
+  });
+
+  it('answers the requests past the per-session cap with an error and runs the rest', async () => {
+    const tools = holdingSetup();
+    const { url, mcpUrl } = await start({ setup: tools.setup, maxRequestsInFlightPerSession: 2 });
+    const session = await openRawSession(mcpUrl);
+    const res = await post(mcpUrl, [hold(1), hold(2), hold(3), rpc(4, 'ping')], session.headers);
+    expect(res.status).toBe(200);
+    const reading = answers(res);
+    // A second POST while both calls run is refused too.
+    const later = await post(mcpUrl, rpc(5, 'ping'), session.headers);
+    const [laterAnswer] = await answers(later);
+    expect(laterAnswer?.error?.data).toEqual({ code: 'TETHER_ERR_RPC_SESSION_BUSY' });
+    expect(tools.started()).toBe(2);
+    tools.release();
+    const byId = new Map((await reading).map((m) => [m.id, m]));
+    expect(byId.get(1)?.result).toBeDefined();
+    expect(byId.get(2)?.result).toBeDefined();
+    for (const id of [3, 4]) {
+      expect(byId.get(id)?.error?.code, String(id)).toBe(-32000);
+      expect(byId.get(id)?.error?.data).toEqual({ code: 'TETHER_ERR_RPC_SESSION_BUSY' });
+    }
+    expect(refusedTotal(await metricsText(url), 'session_busy')).toBe(3);
+    // Room again once they ended.
+    const after = await answers(await post(mcpUrl, rpc(6, 'ping'), session.headers));
+    expect(after[0]?.result).toBeDefined();
+  });
+
+  it('answers requests past the per-server cap with an error, across sessions', async () => {
+    const tools = holdingSetup();
+    const { url, mcpUrl } = await start({
+      setup: tools.setup,
+      maxRequestsInFlight: 2,
+      maxRequestsInFlightPerSession: 0,
+    });
+    const a = await openRawSession(mcpUrl);
+    const b = await openRawSession(mcpUrl);
+    const running = answers(await post(mcpUrl, [hold(1), hold(2)], a.headers));
+    const [refused] = await answers(await post(mcpUrl, hold(3), b.headers));
+    expect(refused?.error?.code).toBe(-32000);
+    expect(refused?.error?.data).toEqual({ code: 'TETHER_ERR_RPC_SERVER_BUSY' });
+    expect(tools.started()).toBe(2);
+    tools.release();
+    expect((await running).map((m) => m.result !== undefined)).toEqual([true, true]);
+    expect(refusedTotal(await metricsText(url), 'server_busy')).toBe(1);
+  });
+
+  it('legacy /messages: a batch over the cap is refused whole, excess requests answered on the stream', async () => {
+    const tools = holdingSetup();
+    const { url } = await start({ setup: tools.setup, maxBatchSize: 3, maxRequestsInFlightPerSession: 1 });
+    const controller = new AbortController();
+    const stream = await fetch(`${url}/sse`, {
+      headers: { accept: 'text/event-stream' },
+      signal: controller.signal,
+    });
+    const sse = new SseReader(stream.body!);
+    try {
+      const endpoint = await sse.next();
+      expect(endpoint?.event).toBe('endpoint');
+      const send = (body: unknown) =>
+        fetch(`${url}${endpoint?.data}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+      const init = await send(rpc(0, 'initialize', CLIENT));
+      expect(init.status).toBe(202);
+      expect((await sse.nextMessage())?.message.id).toBe(0);
+      await send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+
+      const tooMany = await send([rpc(1, 'ping'), rpc(2, 'ping'), rpc(3, 'ping'), rpc(4, 'ping')]);
+      expect(tooMany.status).toBe(400);
+      expect(((await tooMany.json()) as Wire).error?.data).toEqual({
+        code: 'TETHER_ERR_RPC_BATCH_TOO_LARGE',
+      });
+
+      expect((await send([hold(5), hold(6)])).status).toBe(202);
+      const refused = await sse.nextMessage();
+      expect(refused?.message.id).toBe(6);
+      expect(refused?.message.error?.data).toEqual({ code: 'TETHER_ERR_RPC_SESSION_BUSY' });
+      expect(tools.started()).toBe(1);
+      tools.release();
+      expect((await sse.nextMessage())?.message).toMatchObject({ id: 5, result: {} });
+      const text = await metricsText(url);
+      expect(refusedTotal(text, 'batch_too_large')).toBe(4);
+      expect(refusedTotal(text, 'session_busy')).toBe(1);
+    } finally {
+      controller.abort();
+    }
   });
 });

@@ -11,6 +11,7 @@ import { sendError } from '../../errors.js';
 import { answerBodyFailure, readBody } from '../../http/body.js';
 import { acceptedTypes, accepts } from '../../http/security.js';
 import { idOf, isJsonRpcMessage } from '../json-rpc.js';
+import type { RequestAdmission } from '../shared/admission.js';
 import { isResponse } from '../sse-frames.js';
 import { checkInitialize } from './initialize-params.js';
 import type { ModernEndpoint } from './modern.js';
@@ -21,6 +22,8 @@ export interface StreamableHttpDeps {
   modern: ModernEndpoint;
   logger: Logger;
   maxBodyBytes: number;
+  /** Batch and in-flight caps for what a POST may start. */
+  admission: RequestAdmission;
   /** Largest serialized `initialize` params that open a session. */
   maxInitializeParamsBytes: number;
   /** Admission for a new session (rate limit); answers the refusal itself and returns false. */
@@ -147,6 +150,12 @@ export function createStreamableHttpHandler(deps: StreamableHttpDeps) {
       });
       return;
     }
+    if (deps.admission.batchTooLarge(messages.length)) {
+      sendError(res, 'TETHER_ERR_RPC_BATCH_TOO_LARGE', {
+        detail: `Invalid Request: batch too large (${messages.length} messages; the limit is ${deps.admission.maxBatchSize})`,
+      });
+      return;
+    }
     const principal = authInfo?.clientId;
     const init = messages.find((m) => 'method' in m && m.method === 'initialize');
     if (init !== undefined) {
@@ -196,7 +205,8 @@ export function createStreamableHttpHandler(deps: StreamableHttpDeps) {
         throw err;
       }
     }
-    session.transport.handlePost(req, res, messages, authInfo);
+    const refusals = deps.admission.admit(messages, session.transport.pendingRequests);
+    session.transport.handlePost(req, res, messages, authInfo, refusals);
   }
 
   async function get(req: IncomingMessage, res: ServerResponse, authInfo?: AuthInfo): Promise<void> {
