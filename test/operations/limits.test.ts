@@ -231,13 +231,15 @@ describe('batch size and requests in flight', () => {
     const tools = holdingSetup();
     const { url, mcpUrl } = await start({ setup: tools.setup, maxRequestsInFlightPerSession: 2 });
     const session = await openRawSession(mcpUrl);
-    const res = await post(mcpUrl, [hold(1), hold(2), hold(3), rpc(4, 'ping')], session.headers);
+    const res = await post(mcpUrl, [hold(1), hold(2), hold(3), rpc(4, 'tools/list')], session.headers);
     expect(res.status).toBe(200);
     const reading = answers(res);
     // A second POST while both calls run is refused too.
-    const later = await post(mcpUrl, rpc(5, 'ping'), session.headers);
-    const [laterAnswer] = await answers(later);
-    expect(laterAnswer?.error?.data).toEqual({ code: 'TETHER_ERR_RPC_SESSION_BUSY' });
+    const later = await post(mcpUrl, [rpc(5, 'tools/list'), rpc(6, 'ping')], session.headers);
+    const laterAnswers = new Map((await answers(later)).map((m) => [m.id, m]));
+    expect(laterAnswers.get(5)?.error?.data).toEqual({ code: 'TETHER_ERR_RPC_SESSION_BUSY' });
+    // A ping starts no work: it passes the caps, so a busy client can still check the server.
+    expect(laterAnswers.get(6)?.result).toEqual({});
     expect(tools.started()).toBe(2);
     tools.release();
     const byId = new Map((await reading).map((m) => [m.id, m]));
@@ -249,7 +251,7 @@ describe('batch size and requests in flight', () => {
     }
     expect(refusedTotal(await metricsText(url), 'session_busy')).toBe(3);
     // Room again once they ended.
-    const after = await answers(await post(mcpUrl, rpc(6, 'ping'), session.headers));
+    const after = await answers(await post(mcpUrl, rpc(7, 'tools/list'), session.headers));
     expect(after[0]?.result).toBeDefined();
   });
 

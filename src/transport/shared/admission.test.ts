@@ -26,9 +26,10 @@ describe('RequestAdmission', () => {
     expect(refused).toEqual([['batch_too_large', 4]]);
   });
 
-  it('admits requests in order while the session has room; notifications always pass', () => {
+  it('admits requests in order while the session has room; notifications and pings always pass', () => {
     const { a, refused } = admission({ maxRequestsInFlightPerSession: 3 });
-    const refusals = a.admit([request(1), notification, request(2), request(3)], 1);
+    const ping: JSONRPCMessage = { jsonrpc: '2.0', id: 9, method: 'ping' };
+    const refusals = a.admit([request(1), notification, request(2), ping, request(3)], 1);
     expect([...refusals.keys()]).toEqual([3]);
     expect(codeOf(refusals.get(3))).toBe('TETHER_ERR_RPC_SESSION_BUSY');
     expect(refused).toEqual([['session_busy', 1]]);

@@ -53,8 +53,9 @@ export class RequestAdmission {
 
   /**
    * Admits a POST's requests in order while both caps have room; returns the
-   * error answers of the rest. Notifications and responses always pass: they
-   * start no work that runs on.
+   * error answers of the rest. Notifications, responses and pings always
+   * pass: they start no work that runs on, and a busy client can still check
+   * the server is alive.
    */
   admit(messages: readonly JSONRPCMessage[], sessionInFlight: number): Refusals {
     const { maxRequestsInFlightPerSession: perSession, maxRequestsInFlight: perServer } = this.deps.limits;
@@ -63,7 +64,7 @@ export class RequestAdmission {
     let refusals: Map<RequestId, JSONRPCMessage> | undefined;
     const counts = { session_busy: 0, server_busy: 0 };
     for (const message of messages) {
-      if (!isRequest(message)) continue;
+      if (!isRequest(message) || message.method === 'ping') continue;
       const code: ErrorCode | undefined =
         serverRoom <= 0
           ? 'TETHER_ERR_RPC_SERVER_BUSY'
