@@ -10,26 +10,63 @@ export const LAYERS = [
   { layer: 'errors', may: ['protocol'], holds: 'the error-code registry and the one writer of HTTP errors' },
   { layer: 'config', may: [], holds: 'options, DEFAULT_* constants, resolve and validate' },
   { layer: 'protocol', may: [], holds: 'JSON-RPC guards and accessors, SSE framing; no I/O' },
-  { layer: 'connection', may: ['config', 'errors', 'protocol'], holds: 'a live SSE stream, the registry, keepalive, liveness, ids' },
+  {
+    layer: 'connection',
+    may: ['config', 'errors', 'protocol'],
+    holds: 'a live SSE stream, the registry, keepalive, liveness, ids',
+  },
   { layer: 'observability', may: ['connection'], holds: 'logger, metrics' },
-  { layer: 'session', may: ['connection', 'protocol'], holds: 'session and event stores, the stream-router interface and its local no-op' },
-  { layer: 'pipeline', may: ['observability', 'protocol'], holds: 'the transport wrapper between our transports and the SDK, and its hooks' },
+  {
+    layer: 'session',
+    may: ['connection', 'protocol'],
+    holds: 'session and event stores, the stream-router interface and its local no-op',
+  },
+  {
+    layer: 'pipeline',
+    may: ['observability', 'protocol'],
+    holds: 'the transport wrapper between our transports and the SDK, and its hooks',
+  },
   { layer: 'tasks', may: ['pipeline'], holds: 'the MCP Tasks extension' },
-  { layer: 'cluster', may: ['connection', 'protocol', 'session'], holds: 'Redis stores, bus, the Redis stream router' },
+  {
+    layer: 'cluster',
+    may: ['connection', 'protocol', 'session'],
+    holds: 'Redis stores, bus, the Redis stream router',
+  },
   {
     layer: 'transport',
-    may: ['config', 'connection', 'errors', 'pipeline', 'protocol', 'session'],
+    may: ['config', 'connection', 'errors', 'observability', 'pipeline', 'protocol', 'session'],
     holds: 'the request edge, streamable-http (both eras), legacy SSE, the streaming endpoint',
   },
-  { layer: 'http', may: ['connection', 'errors', 'protocol'], holds: 'route table types and router, admission, security, auth, admin, static page' },
+  {
+    layer: 'http',
+    may: ['connection', 'errors', 'protocol'],
+    holds: 'route table types and router, admission, security, auth, admin, static page',
+  },
   { layer: 'demo', may: [], holds: 'the demo tools' },
   {
     layer: 'server',
-    may: ['cluster', 'config', 'connection', 'demo', 'errors', 'http', 'observability', 'pipeline', 'protocol', 'session', 'tasks', 'transport'],
+    may: [
+      'cluster',
+      'config',
+      'connection',
+      'demo',
+      'errors',
+      'http',
+      'observability',
+      'pipeline',
+      'protocol',
+      'session',
+      'tasks',
+      'transport',
+    ],
     holds: 'createTether (composition only), the route table, lifecycle',
   },
   { layer: 'cli', may: ['config', 'server'], holds: 'the only place that reads argv/env/files and exits' },
-  { layer: 'index', may: ['cluster', 'config', 'connection', 'demo', 'errors', 'server', 'session', 'tasks'], holds: 'the public API' },
+  {
+    layer: 'index',
+    may: ['cluster', 'config', 'connection', 'demo', 'errors', 'server', 'session', 'tasks'],
+    holds: 'the public API',
+  },
 ];
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -71,7 +108,10 @@ export const END = '<!-- layers:end -->';
 
 /** The table docs/architecture.md carries between the markers. */
 export function layersTable() {
-  const rows = LAYERS.map((l) => `| \`${l.layer}\` | ${l.holds} | ${l.may.length ? l.may.map((m) => `\`${m}\``).join(', ') : 'nothing (a leaf)'} |`);
+  const rows = LAYERS.map(
+    (l) =>
+      `| \`${l.layer}\` | ${l.holds} | ${l.may.length ? l.may.map((m) => `\`${m}\``).join(', ') : 'nothing (a leaf)'} |`,
+  );
   return [BEGIN, '| layer | holds | may import |', '|---|---|---|', ...rows, END].join('\n');
 }
 

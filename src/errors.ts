@@ -55,10 +55,31 @@ export const ERRORS = {
   },
   TETHER_ERR_RPC_PARSE: { status: 400, rpc: -32700, message: 'Parse error: the body is not valid JSON' },
   TETHER_ERR_RPC_INVALID_REQUEST: { status: 400, rpc: -32600, message: 'Invalid Request' },
+  TETHER_ERR_RPC_INVALID_PARAMS: { status: 400, rpc: -32602, message: 'Invalid params' },
+  TETHER_ERR_RPC_BATCH_TOO_LARGE: {
+    status: 400,
+    rpc: -32600,
+    message: 'Invalid Request: batch too large',
+  },
+  TETHER_ERR_RPC_SESSION_BUSY: {
+    status: 429,
+    rpc: -32000,
+    message: 'Server busy: this session has as many requests running as one session may; retry when one ends',
+  },
+  TETHER_ERR_RPC_SERVER_BUSY: {
+    status: 503,
+    rpc: -32000,
+    message: 'Server busy: the server runs as many requests as it accepts; retry later',
+  },
   TETHER_ERR_SESSION_REQUIRED: {
     status: 400,
     rpc: -32000,
     message: 'Bad Request: Mcp-Session-Id header is required',
+  },
+  TETHER_ERR_SESSION_INITIALIZE_TOO_LARGE: {
+    status: 400,
+    rpc: -32602,
+    message: 'Invalid params: the initialize params are larger than a session keeps',
   },
   TETHER_ERR_SESSION_NOT_FOUND: { status: 404, rpc: -32001, message: 'Session not found' },
   TETHER_ERR_SESSION_PROTOCOL_VERSION: {
@@ -93,6 +114,11 @@ export const ERRORS = {
     message: 'Unauthorized: the admin token is required',
   },
   TETHER_ERR_ADMIN_CONNECTION_NOT_FOUND: { status: 404, rpc: -32000, message: 'No such live connection' },
+  TETHER_ERR_ADMIN_BAD_CONNECTION_ID: {
+    status: 400,
+    rpc: -32000,
+    message: 'Bad Request: the connection id in the path is not valid percent-encoding',
+  },
   TETHER_ERR_HTTP_RATE_LIMITED: {
     status: 429,
     rpc: -32000,
@@ -106,17 +132,21 @@ export type ErrorCode = keyof typeof ERRORS;
 /**
  * The JSON-RPC error response of a registry code, for errors that travel as a
  * message rather than an HTTP answer (an `event: error` frame on a stream, a
- * response sent through an SDK transport). `detail` refines the message.
+ * refused request of a batch answered on its stream). `detail` refines the
+ * message; `tagged` adds the registry code as `data.code`, as HTTP answers carry it.
  *
  * @example
  * rpcErrorOf('TETHER_ERR_RPC_PARSE'); // { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error: …' } }
+ * rpcErrorOf('TETHER_ERR_RPC_SESSION_BUSY', { id: 7, tagged: true });
  */
 export function rpcErrorOf(
   code: ErrorCode,
-  options: { detail?: string; id?: string | number | null } = {},
+  options: { detail?: string; id?: string | number | null; tagged?: boolean } = {},
 ): JSONRPCMessage {
   const e = ERRORS[code];
-  return rpcError(e.rpc, options.detail ?? e.message, options.id ?? null);
+  const message = rpcError(e.rpc, options.detail ?? e.message, options.id ?? null);
+  if (options.tagged) (message as { error: { data?: unknown } }).error.data = { code };
+  return message;
 }
 
 /**

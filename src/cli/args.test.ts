@@ -13,6 +13,30 @@ describe('parseServeArgs', () => {
     });
   });
 
+  it('maps the request limits', () => {
+    const parsed = parseServeArgs(
+      [
+        '--max-initialize-params-bytes',
+        '1024',
+        '--max-batch-size',
+        '10',
+        '--max-requests-in-flight',
+        '50',
+        '--max-requests-in-flight-per-session',
+        '5',
+      ],
+      {},
+    );
+    expect(parsed).toMatchObject({
+      options: {
+        maxInitializeParamsBytes: 1024,
+        maxBatchSize: 10,
+        maxRequestsInFlight: 50,
+        maxRequestsInFlightPerSession: 5,
+      },
+    });
+  });
+
   it('falls back to the environment, and flags win over it', () => {
     const parsed = parseServeArgs(['--port', '1'], {
       MCP_TETHER_PORT: '2',

@@ -22,6 +22,13 @@ const FLAGS = {
   'allowed-origins': { kind: 'list', env: 'MCP_TETHER_ALLOWED_ORIGINS' },
   'max-connections': { kind: 'integer', env: 'MCP_TETHER_MAX_CONNECTIONS' },
   'max-connections-per-client': { kind: 'integer', env: 'MCP_TETHER_MAX_CONNECTIONS_PER_CLIENT' },
+  'max-initialize-params-bytes': { kind: 'integer', env: 'MCP_TETHER_MAX_INITIALIZE_PARAMS_BYTES' },
+  'max-batch-size': { kind: 'integer', env: 'MCP_TETHER_MAX_BATCH_SIZE' },
+  'max-requests-in-flight': { kind: 'integer', env: 'MCP_TETHER_MAX_REQUESTS_IN_FLIGHT' },
+  'max-requests-in-flight-per-session': {
+    kind: 'integer',
+    env: 'MCP_TETHER_MAX_REQUESTS_IN_FLIGHT_PER_SESSION',
+  },
   'shutdown-grace': { kind: 'duration', env: 'MCP_TETHER_SHUTDOWN_GRACE' },
   'log-level': { kind: 'string', env: 'MCP_TETHER_LOG_LEVEL' },
   'log-format': { kind: 'string', env: 'MCP_TETHER_LOG_FORMAT' },
@@ -50,7 +57,13 @@ Options (environment variable in brackets):
   --allowed-origins <list>      comma-separated origins allowed from browsers, or * [MCP_TETHER_ALLOWED_ORIGINS]
   --max-connections <n>         open streams in all before 503, 0 = no cap (default 10000) [MCP_TETHER_MAX_CONNECTIONS]
   --max-connections-per-client <n>  open streams per client address, 0 = no cap (default 0) [MCP_TETHER_MAX_CONNECTIONS_PER_CLIENT]
-  --shutdown-grace <dur>        on SIGTERM/SIGINT, time in-flight calls may finish (default 10s) [MCP_TETHER_SHUTDOWN_GRACE]
+  --max-initialize-params-bytes <n>  largest serialized initialize params a session keeps; larger
+                                get -32602 and no session (default 65536) [MCP_TETHER_MAX_INITIALIZE_PARAMS_BYTES]
+  --max-batch-size <n>          messages one POST may batch; more is refused whole with 400 (default 100) [MCP_TETHER_MAX_BATCH_SIZE]
+  --max-requests-in-flight <n>  requests running at once in all, 0 = no cap (default 10000) [MCP_TETHER_MAX_REQUESTS_IN_FLIGHT]
+  --max-requests-in-flight-per-session <n>  requests running at once in one session, 0 = no cap
+                                (default 100) [MCP_TETHER_MAX_REQUESTS_IN_FLIGHT_PER_SESSION]
+  --shutdown-grace <dur>        on SIGTERM/SIGINT/SIGHUP, time in-flight calls may finish (default 10s) [MCP_TETHER_SHUTDOWN_GRACE]
   --log-level <level>           fatal|error|warn|info|debug|trace|silent (default info) [MCP_TETHER_LOG_LEVEL]
   --log-format <fmt>            pretty|json (default: pretty on a terminal) [MCP_TETHER_LOG_FORMAT]
   --auth-token <token>          accepted bearer token; repeat for several [MCP_TETHER_AUTH_TOKENS, comma-separated]
@@ -140,6 +153,10 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeCom
   set('shutdownGraceMs', get('shutdown-grace'));
   set('maxConnections', get('max-connections'));
   set('maxConnectionsPerClient', get('max-connections-per-client'));
+  set('maxInitializeParamsBytes', get('max-initialize-params-bytes'));
+  set('maxBatchSize', get('max-batch-size'));
+  set('maxRequestsInFlight', get('max-requests-in-flight'));
+  set('maxRequestsInFlightPerSession', get('max-requests-in-flight-per-session'));
   set('logLevel', get('log-level'));
   set('logFormat', get('log-format'));
   set('authTokens', get('auth-token'));

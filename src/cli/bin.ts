@@ -70,8 +70,9 @@ async function main(argv: string[]): Promise<void> {
       () => process.exit(1),
     );
   };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  // SIGHUP (the terminal or a supervisor going away) drains like SIGTERM instead of Node's default
+  // immediate exit 129, which cut in-flight calls off unlogged.
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, stop);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

@@ -23,6 +23,14 @@ export const DEFAULT_MAX_EVENTS_PER_STREAM = 1_000;
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 /** Open streams the process accepts before answering 503. */
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
+/** Largest serialized `initialize` params a 2025-era session keeps (for the idle TTL, and in Redis). */
+export const DEFAULT_MAX_INITIALIZE_PARAMS_BYTES = 64 * 1024;
+/** Messages one POST may carry as a JSON-RPC batch. */
+export const DEFAULT_MAX_BATCH_SIZE = 100;
+/** Client requests one session (2025-era or legacy SSE) may have running at once. */
+export const DEFAULT_MAX_REQUESTS_IN_FLIGHT_PER_SESSION = 100;
+/** Client requests the process runs at once, over every transport. */
+export const DEFAULT_MAX_REQUESTS_IN_FLIGHT = 10_000;
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8000;
 
@@ -65,6 +73,28 @@ export interface TetherOptions {
   maxConnections?: number;
   /** Open streams accepted per client address; `0` = no cap. Default `0` (behind a proxy every client shares its address). */
   maxConnectionsPerClient?: number;
+  /**
+   * Largest `initialize` params, serialized, that open a 2025-era session; larger ones get
+   * -32602 (`TETHER_ERR_SESSION_INITIALIZE_TOO_LARGE`) and no session. Default
+   * {@link DEFAULT_MAX_INITIALIZE_PARAMS_BYTES}.
+   */
+  maxInitializeParamsBytes?: number;
+  /**
+   * Messages one POST may batch (`/mcp` 2025-era, legacy `/messages`); a larger batch is refused
+   * whole with 400 and -32600. Default {@link DEFAULT_MAX_BATCH_SIZE}.
+   */
+  maxBatchSize?: number;
+  /**
+   * Client requests one session may have running; the excess of a POST is answered with
+   * `TETHER_ERR_RPC_SESSION_BUSY` and the rest admitted. `0` = no cap. Default
+   * {@link DEFAULT_MAX_REQUESTS_IN_FLIGHT_PER_SESSION}.
+   */
+  maxRequestsInFlightPerSession?: number;
+  /**
+   * Client requests the process runs at once; the excess is answered with
+   * `TETHER_ERR_RPC_SERVER_BUSY`. `0` = no cap. Default {@link DEFAULT_MAX_REQUESTS_IN_FLIGHT}.
+   */
+  maxRequestsInFlight?: number;
   /** Mount prefix stripped from request paths, e.g. `/tools` when mounted at `/tools/mcp`. Default `''`. */
   basePath?: string;
   /** Server name and version announced to clients. Default `mcp-tether` and the package version. */
@@ -105,6 +135,10 @@ export interface ResolvedTetherOptions {
   readonly retryMs: number;
   readonly maxEventsPerStream: number;
   readonly basePath: string;
+  readonly maxInitializeParamsBytes: number;
+  readonly maxBatchSize: number;
+  readonly maxRequestsInFlightPerSession: number;
+  readonly maxRequestsInFlight: number;
   readonly shutdownGraceMs: number;
   readonly maxConnections: number;
   readonly maxConnectionsPerClient: number;
@@ -215,6 +249,25 @@ export function resolveOptions(options: TetherOptions, packageVersion: string): 
       1,
     ),
     basePath,
+    maxInitializeParamsBytes: integer(
+      'maxInitializeParamsBytes',
+      options.maxInitializeParamsBytes,
+      DEFAULT_MAX_INITIALIZE_PARAMS_BYTES,
+      1,
+    ),
+    maxBatchSize: integer('maxBatchSize', options.maxBatchSize, DEFAULT_MAX_BATCH_SIZE, 1),
+    maxRequestsInFlightPerSession: integer(
+      'maxRequestsInFlightPerSession',
+      options.maxRequestsInFlightPerSession,
+      DEFAULT_MAX_REQUESTS_IN_FLIGHT_PER_SESSION,
+      0,
+    ),
+    maxRequestsInFlight: integer(
+      'maxRequestsInFlight',
+      options.maxRequestsInFlight,
+      DEFAULT_MAX_REQUESTS_IN_FLIGHT,
+      0,
+    ),
     maxConnections: integer('maxConnections', options.maxConnections, DEFAULT_MAX_CONNECTIONS, 0),
     maxConnectionsPerClient: integer('maxConnectionsPerClient', options.maxConnectionsPerClient, 0, 0),
     shutdownGraceMs: integer('shutdownGraceMs', options.shutdownGraceMs, DEFAULT_SHUTDOWN_GRACE_MS, 0),

@@ -39,6 +39,15 @@ function view(c: SseConnection, now: number): ConnectionView {
   };
 }
 
+/** The connection id of a path segment, or undefined when its percent-encoding is malformed. */
+function decodedId(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * `GET /mcp/connections` and `DELETE /mcp/connections/:id`. Refused with 403
  * when no admin token is configured, 401 without the admin token.
@@ -72,7 +81,11 @@ export function createAdminApi(registry: ConnectionRegistry, adminToken: string 
       sendError(res, 'TETHER_ERR_HTTP_METHOD_NOT_ALLOWED', { headers: { Allow: 'DELETE' } });
       return;
     }
-    const id = decodeURIComponent(subPath.slice(1));
+    const id = decodedId(subPath.slice(1));
+    if (id === undefined) {
+      sendError(res, 'TETHER_ERR_ADMIN_BAD_CONNECTION_ID');
+      return;
+    }
     const connection = registry.get(id);
     if (connection === undefined) {
       sendError(res, 'TETHER_ERR_ADMIN_CONNECTION_NOT_FOUND', { detail: `No live connection "${id}"` });

@@ -1,7 +1,17 @@
+import {
+  type SpecTypeName,
+  type StandardSchemaWithJSON,
+  specTypeSchemas,
+} from '@modelcontextprotocol/server';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { CLOSE_REASONS } from '../connection/close-reason.js';
 import type { ConnectionRegistry } from '../connection/registry.js';
 import type { TransportName } from '../connection/sse-connection.js';
+
+/** Why a message was refused, as counted in `mcp_tether_requests_refused_total{reason}`. */
+export type RefusalReason = 'batch_too_large' | 'session_busy' | 'server_busy';
+
+export const REFUSAL_REASONS: readonly RefusalReason[] = ['batch_too_large', 'session_busy', 'server_busy'];
 
 const TRANSPORTS: TransportName[] = ['streamable-http', 'legacy-sse', 'seed-sse'];
 
@@ -14,14 +24,56 @@ export interface Metrics {
   /** Counts one JSON-RPC request and observes its duration. */
   request(method: string, outcome: RequestOutcome, seconds: number): void;
   eventsReplayed(count: number): void;
+  /** Counts messages refused by request admission (batch cap, in-flight caps). */
+  requestsRefused(reason: RefusalReason, count: number): void;
   /** The exposition text for `GET /metrics`. */
   text(): Promise<string>;
   readonly contentType: string;
 }
 
-/** Methods outside the spec are counted under one label so a client cannot grow the label set. */
-const KNOWN_METHOD =
-  /^(initialize|ping|tools\/|resources\/|prompts\/|completion\/|logging\/|sampling\/|elicitation\/|roots\/|tasks\/|server\/|subscriptions\/|notifications\/)/;
+/** The tasks extension's methods (`io.modelcontextprotocol/tasks`), outside the SDK's spec schemas. */
+const TASKS_EXTENSION_METHODS = ['tasks/get', 'tasks/update', 'tasks/cancel'];
+
+/** Spec schemas whose `method` members name every request and notification of the protocol. */
+const METHOD_SCHEMAS = [
+  'ClientRequest',
+  'ServerRequest',
+  'ClientNotification',
+  'ServerNotification',
+  'GetTaskRequest',
+  'GetTaskPayloadRequest',
+  'ListTasksRequest',
+  'CancelTaskRequest',
+  'TaskStatusNotification',
+] as const satisfies readonly SpecTypeName[];
+
+/** The `method` constants a spec schema allows, read from its JSON Schema (one object or a union of them). */
+function methodsOf(name: SpecTypeName): string[] {
+  // The spec schemas carry their JSON Schema (Standard JSON Schema); their static type does not say so.
+  const standard = (specTypeSchemas[name] as unknown as StandardSchemaWithJSON)['~standard'];
+  const schema = standard.jsonSchema.input({ target: 'draft-2020-12' }) as {
+    anyOf?: Array<{ properties?: { method?: { const?: unknown } } }>;
+    properties?: { method?: { const?: unknown } };
+  };
+  return [...(schema.anyOf ?? [schema])]
+    .map((member) => member.properties?.method?.const)
+    .filter((method): method is string => typeof method === 'string');
+}
+
+/**
+ * The methods counted under their own `method` label: the spec's (from the
+ * SDK's schemas) and the tasks extension's. Anything else is `other`, so a
+ * client cannot grow the label set or the size of a scrape.
+ */
+export const METRIC_METHODS: ReadonlySet<string> = new Set([
+  ...METHOD_SCHEMAS.flatMap(methodsOf),
+  ...TASKS_EXTENSION_METHODS,
+]);
+
+/** The `method` label a request is counted under. */
+export function methodLabel(method: string): string {
+  return METRIC_METHODS.has(method) ? method : 'other';
+}
 
 /**
  * Builds the metrics and ties the connection counters to the registry's
@@ -106,6 +158,13 @@ export function createMetrics(
       this.set(hibernatingCount());
     },
   });
+  const refused = new Counter({
+    name: `${p}requests_refused_total`,
+    help: 'JSON-RPC messages refused before they ran: by a batch over the cap, or past the in-flight caps',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  for (const reason of REFUSAL_REASONS) refused.inc({ reason }, 0);
   const replayed = new Counter({
     name: `${p}events_replayed_total`,
     help: 'Events replayed to clients resuming with Last-Event-ID',
@@ -123,11 +182,12 @@ export function createMetrics(
     registry,
     contentType: registry.contentType,
     request(method, outcome, seconds) {
-      const label = KNOWN_METHOD.test(method) ? method : 'other';
+      const label = methodLabel(method);
       requests.inc({ method: label, outcome });
       duration.observe({ method: label }, seconds);
     },
     eventsReplayed: (n) => replayed.inc(n),
+    requestsRefused: (reason, n) => refused.inc({ reason }, n),
     text: () => registry.metrics(),
   };
 }

@@ -20,6 +20,7 @@ import { TaskRuntime } from '../tasks/runtime.js';
 import { introspect } from '../transport/introspect.js';
 import { createLegacySse } from '../transport/legacy-sse.js';
 import { createSeedSse } from '../transport/seed-sse.js';
+import { RequestAdmission } from '../transport/shared/admission.js';
 import { createStreamableHttpHandler } from '../transport/streamable-http/handler.js';
 import { createModernEndpoint } from '../transport/streamable-http/modern.js';
 import { StreamableHttpSessions } from '../transport/streamable-http/sessions.js';
@@ -108,6 +109,11 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
   };
 
   const admission = new Admission(registry, logger, resolved);
+  const requestAdmission = new RequestAdmission({
+    limits: resolved,
+    inFlight: () => requests.active,
+    refused: (reason, count) => metrics.requestsRefused(reason, count),
+  });
   const sessions = new StreamableHttpSessions({
     registry,
     eventStore: backends.eventStore,
@@ -139,6 +145,8 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     modern,
     logger,
     maxBodyBytes: resolved.maxBodyBytes,
+    maxInitializeParamsBytes: resolved.maxInitializeParamsBytes,
+    admission: requestAdmission,
     admitSession: (req, res) => admission.admitSession(req, res),
     admitStream: (req, res) => admission.admitStream(req, res),
     ...(cluster ? { clusterHealthy: () => cluster.healthy } : {}),
@@ -147,6 +155,7 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     registry,
     logger,
     maxBodyBytes: resolved.maxBodyBytes,
+    admission: requestAdmission,
     createServer: () => buildServer('legacy'),
   };
   const legacySse = createLegacySse(streamDeps);

@@ -4,7 +4,9 @@ import type { Logger } from 'pino';
 import type { ConnectionRegistry } from '../connection/registry.js';
 import { randomId } from '../connection/sse-connection.js';
 import { sendError } from '../errors.js';
+import { isRequest } from '../protocol/json-rpc.js';
 import { messageFrame, pingRequestFrame } from '../protocol/sse-frames.js';
+import type { RequestAdmission } from './shared/admission.js';
 import { acceptedTypes, accepts } from './shared/media-types.js';
 import { readJsonRpcPost } from './shared/request-edge.js';
 import { StreamBoundTransport } from './stream-bound-transport.js';
@@ -13,6 +15,8 @@ export interface LegacySseDeps {
   registry: ConnectionRegistry;
   logger: Logger;
   maxBodyBytes: number;
+  /** Batch and in-flight caps for what a POST may start. */
+  admission: RequestAdmission;
   createServer(): Promise<McpServer>;
 }
 
@@ -105,8 +109,28 @@ export function createLegacySse(deps: LegacySseDeps) {
       shape: 'batch',
     });
     if (read?.kind !== 'messages') return;
+    const { messages } = read;
+    if (deps.admission.batchTooLarge(messages.length)) {
+      sendError(res, 'TETHER_ERR_RPC_BATCH_TOO_LARGE', {
+        detail: `Invalid Request: batch too large (${messages.length} messages; the limit is ${deps.admission.maxBatchSize})`,
+      });
+      return;
+    }
+    const refusals = deps.admission.admit(messages, session.transport.pendingRequests);
     res.writeHead(202, { 'Content-Type': 'text/plain' }).end('Accepted');
-    for (const m of read.messages) session.transport.deliver(m, authInfo ? { authInfo } : undefined);
+    for (const m of messages) {
+      const refusal = isRequest(m) ? refusals.get(m.id) : undefined;
+      if (refusal === undefined) session.transport.deliver(m, authInfo ? { authInfo } : undefined);
+      else
+        session.transport
+          .send(refusal)
+          .catch((err: unknown) =>
+            deps.logger.warn(
+              { session_id: sessionId, err: (err as Error).message },
+              'request.refusal_failed',
+            ),
+          );
+    }
   }
 
   return {

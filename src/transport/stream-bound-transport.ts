@@ -1,6 +1,6 @@
-import type { JSONRPCMessage, MessageExtraInfo, Transport } from '@modelcontextprotocol/server';
+import type { JSONRPCMessage, MessageExtraInfo, RequestId, Transport } from '@modelcontextprotocol/server';
 import type { SseConnection } from '../connection/sse-connection.js';
-import { isResponse } from '../protocol/json-rpc.js';
+import { isRequest, isResponse } from '../protocol/json-rpc.js';
 
 /**
  * An SDK `Transport` whose whole life is one SSE connection (legacy
@@ -14,6 +14,8 @@ export class StreamBoundTransport implements Transport {
   onclose?: (() => void) | undefined;
   onerror?: ((error: Error) => void) | undefined;
   readonly sessionId: string;
+  /** Client requests handed to the SDK and not yet answered. */
+  private readonly pending = new Set<RequestId>();
 
   constructor(
     readonly connection: SseConnection,
@@ -21,12 +23,25 @@ export class StreamBoundTransport implements Transport {
     private readonly frame: (message: JSONRPCMessage) => string | undefined,
   ) {
     this.sessionId = connection.sessionId ?? connection.id;
-    connection.signal.addEventListener('abort', () => this.onclose?.(), { once: true });
+    connection.signal.addEventListener(
+      'abort',
+      () => {
+        this.pending.clear();
+        this.onclose?.();
+      },
+      { once: true },
+    );
+  }
+
+  /** Client requests running: handed to the SDK, not yet answered or cancelled. */
+  get pendingRequests(): number {
+    return this.pending.size;
   }
 
   async start(): Promise<void> {}
 
   async send(message: JSONRPCMessage): Promise<void> {
+    if (isResponse(message)) this.pending.delete(message.id);
     const text = this.frame(message);
     if (text !== undefined) this.connection.write(text);
   }
@@ -36,6 +51,12 @@ export class StreamBoundTransport implements Transport {
     if (this.connection.closed) return;
     // Replies to the connection's own liveness pings never reach the SDK, which did not send them.
     if (isResponse(message) && this.connection.answerPing(message.id)) return;
+    if (isRequest(message)) this.pending.add(message.id);
+    else if ('method' in message && message.method === 'notifications/cancelled') {
+      // A cancelled request gets no answer; it ends here.
+      const requestId = (message.params as { requestId?: RequestId } | undefined)?.requestId;
+      if (requestId !== undefined) this.pending.delete(requestId);
+    }
     this.onmessage?.(message, extra);
   }
 

@@ -42,7 +42,9 @@ function run(args: string[], env: Record<string, string> = {}) {
 }
 
 afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.pid) process.kill(c.pid, 'SIGKILL');
+  for (const c of children.splice(0)) {
+    if (c.exitCode === null && c.signalCode === null && c.pid) process.kill(c.pid, 'SIGKILL');
+  }
 });
 
 async function toolNames(url: string): Promise<string[]> {
@@ -90,6 +92,20 @@ describe('mcp-tether serve', () => {
     expect(await toolNames(url)).toEqual(['echo', 'add', 'server_time', 'countdown']);
     p.child.kill('SIGTERM');
     expect(await p.exited).toBe(0);
+    expect(p.out()).toContain('"server.closed"');
+  });
+
+  it('drains on SIGHUP as on SIGTERM: logged, exit 0', async () => {
+    const p = run(['serve', '--port', '0']);
+    await p.listening();
+    process.kill(p.child.pid as number, 'SIGHUP');
+    expect(await p.exited).toBe(0);
+    const signalLine = p
+      .out()
+      .split('\n')
+      .find((l) => l.includes('"server.signal_received"'));
+    expect(JSON.parse(signalLine ?? '{}')).toMatchObject({ signal: 'SIGHUP' });
+    expect(p.out()).toContain('"server.draining"');
     expect(p.out()).toContain('"server.closed"');
   });
 

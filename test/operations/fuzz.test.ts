@@ -1,7 +1,9 @@
 import { request } from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { METRIC_METHODS } from '../../src/observability/metrics.js';
 import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
+import { openRawSession, post, type RawSession, rpc, type Wire } from '../integration/raw.js';
 
 let t: TestTether;
 beforeAll(async () => {
@@ -123,5 +125,129 @@ describe('HTTP surface under random input', () => {
     const health = await fetch(`${t.url}/healthz`);
     expect(health.status).toBe(200);
     expect(t.logsOf('request.failed')).toEqual([]);
+  });
+});
+
+describe('limits under random input', () => {
+  const ADMIN = 'admin-0123456789abcdef';
+  const MAX_BATCH = 20;
+  const MAX_INIT_BYTES = 2_048;
+  let limited: TestTether;
+  let session: RawSession;
+  beforeAll(async () => {
+    limited = await startTether({
+      logLevel: 'warn',
+      pingIntervalMs: 60_000,
+      adminToken: ADMIN,
+      maxBatchSize: MAX_BATCH,
+      maxInitializeParamsBytes: MAX_INIT_BYTES,
+    });
+    session = await openRawSession(limited.mcpUrl);
+  });
+  afterAll(async () => {
+    await limited.close();
+  });
+  const scrape = async () => (await fetch(`${limited.url}/metrics`)).text();
+
+  it('unique-method floods leave the method labels and the scrape size bounded', async () => {
+    const before = (await scrape()).length;
+    const method = fc.tuple(
+      fc.constantFrom('tools/', 'resources/', 'initialize', 'notifications/', 'tasks/', 'ping', ''),
+      fc.string({ minLength: 1, maxLength: 2_000 }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(method, { minLength: 1, maxLength: MAX_BATCH }), async (methods) => {
+        const batch = methods.map(([prefix, rest], i) => rpc(i, prefix + rest));
+        const res = await post(limited.mcpUrl, batch, session.headers);
+        await res.arrayBuffer();
+        expect(res.status).toBeLessThan(500);
+      }),
+      { numRuns: 60, interruptAfterTimeLimit: 30_000 },
+    );
+    const text = await scrape();
+    const labels = [...text.matchAll(/^mcp_tether_requests_total\{method="([^"]*)"/gm)].map(
+      (m) => m[1] ?? '',
+    );
+    for (const label of labels) expect(label === 'other' || METRIC_METHODS.has(label), label).toBe(true);
+    // Dozens of methods of up to 2 KB each would add far more than this if they became labels.
+    expect(text.length).toBeLessThan(before + 16 * 1024);
+  });
+
+  it('oversized or malformed initialize never opens a session', async () => {
+    const params = fc.oneof(
+      fc.record({
+        protocolVersion: fc.constant('2025-11-25'),
+        capabilities: fc
+          .string({ minLength: MAX_INIT_BYTES, maxLength: 4 * MAX_INIT_BYTES })
+          .map((x) => ({ x })),
+        clientInfo: fc.constant({ name: 'fuzz', version: '1' }),
+      }),
+      fc.record(
+        {
+          protocolVersion: fc.anything(),
+          capabilities: fc.anything(),
+          clientInfo: fc.oneof(fc.anything(), fc.record({ name: fc.anything() })),
+        },
+        { requiredKeys: ['protocolVersion'] },
+      ),
+    );
+    const sessionsBefore = limited.tether.sessions.size;
+    await fc.assert(
+      fc.asyncProperty(params, async (p) => {
+        const res = await post(limited.mcpUrl, rpc(1, 'initialize', p as Record<string, unknown>));
+        const opened = res.headers.get('mcp-session-id') !== null;
+        await res.arrayBuffer();
+        if (opened) {
+          // Only a valid initialize under the limit may open one; close it again.
+          expect(JSON.stringify(p).length).toBeLessThanOrEqual(MAX_INIT_BYTES);
+          await fetch(limited.mcpUrl, {
+            method: 'DELETE',
+            headers: { 'mcp-session-id': res.headers.get('mcp-session-id') ?? '' },
+          });
+        } else {
+          expect([400, 429]).toContain(res.status);
+        }
+      }),
+      { numRuns: 80, interruptAfterTimeLimit: 30_000 },
+    );
+    expect(limited.tether.sessions.size).toBe(sessionsBefore);
+  });
+
+  it('batch floods over the cap are refused whole', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: MAX_BATCH + 1, max: 50 * MAX_BATCH }), async (size) => {
+        const batch = Array.from({ length: size }, (_, i) =>
+          rpc(i, 'tools/call', { name: 'countdown', arguments: { seconds: 3600 } }),
+        );
+        const res = await post(limited.mcpUrl, batch, session.headers);
+        expect(res.status).toBe(400);
+        expect(((await res.json()) as Wire).error?.code).toBe(-32600);
+      }),
+      { numRuns: 30, interruptAfterTimeLimit: 30_000 },
+    );
+    expect(limited.tether.sessions.get(session.sessionId)?.pendingRequests).toBe(0);
+  });
+
+  it('percent-encoding in admin paths answers 400 or 404, never 500', async () => {
+    const fragment = fc.oneof(
+      fc.constantFrom('%', '%E0', '%E0%A4', '%E0%A4%A', '%C0%80', '%zz', '%25', '%ED%A0%80', '/', '..'),
+      fc.stringMatching(/^[A-Za-z0-9._~-]{1,6}$/),
+      fc.tuple(fc.integer({ min: 0, max: 255 }), fc.boolean()).map(([b, upper]) => {
+        const hex = b.toString(16).padStart(2, '0');
+        return `%${upper ? hex.toUpperCase() : hex}`;
+      }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(fragment, { minLength: 1, maxLength: 8 }), async (parts) => {
+        const res = await fetch(`${limited.url}/mcp/connections/${parts.join('')}`, {
+          method: 'DELETE',
+          headers: { authorization: `Bearer ${ADMIN}` },
+        });
+        await res.arrayBuffer();
+        expect([400, 404], parts.join('')).toContain(res.status);
+      }),
+      { numRuns: 150, interruptAfterTimeLimit: 30_000 },
+    );
+    expect(limited.logsOf('request.failed')).toEqual([]);
   });
 });

@@ -9,8 +9,10 @@ import {
 import type { Logger } from 'pino';
 import { sendError } from '../../errors.js';
 import { idOf, isResponse } from '../../protocol/json-rpc.js';
+import type { RequestAdmission } from '../shared/admission.js';
 import { acceptedTypes, accepts } from '../shared/media-types.js';
 import { readJsonRpcPost } from '../shared/request-edge.js';
+import { checkInitialize } from './initialize-params.js';
 import type { ModernEndpoint } from './modern.js';
 import { type LiveSession, SessionEndedError, type StreamableHttpSessions } from './sessions.js';
 
@@ -19,6 +21,10 @@ export interface StreamableHttpDeps {
   modern: ModernEndpoint;
   logger: Logger;
   maxBodyBytes: number;
+  /** Batch and in-flight caps for what a POST may start. */
+  admission: RequestAdmission;
+  /** Largest serialized `initialize` params that open a session. */
+  maxInitializeParamsBytes: number;
   /** Admission for a new session (rate limit); answers the refusal itself and returns false. */
   admitSession(req: IncomingMessage, res: ServerResponse): boolean;
   /**
@@ -127,6 +133,12 @@ export function createStreamableHttpHandler(deps: StreamableHttpDeps) {
     }
     if (read?.kind !== 'messages') return;
     const { messages } = read;
+    if (deps.admission.batchTooLarge(messages.length)) {
+      sendError(res, 'TETHER_ERR_RPC_BATCH_TOO_LARGE', {
+        detail: `Invalid Request: batch too large (${messages.length} messages; the limit is ${deps.admission.maxBatchSize})`,
+      });
+      return;
+    }
     const principal = authInfo?.clientId;
     const init = messages.find((m) => 'method' in m && m.method === 'initialize');
     if (init !== undefined) {
@@ -137,16 +149,20 @@ export function createStreamableHttpHandler(deps: StreamableHttpDeps) {
         });
         return;
       }
+      // Checked before any session exists: a refused initialize leaves nothing behind.
+      const check = checkInitialize(init, deps.maxInitializeParamsBytes);
+      if (!check.ok) {
+        sendError(res, check.code, { detail: check.detail, id: idOf(init) });
+        return;
+      }
       if (!deps.admitStream(req, res) || !deps.admitSession(req, res)) return;
       if (deps.clusterHealthy && !deps.clusterHealthy()) {
         refuseUnavailable(res);
         return;
       }
-      const initParams = (init as { params?: { protocolVersion?: unknown } }).params;
-      const requested = initParams?.protocolVersion;
       let session: LiveSession;
       try {
-        session = await sessions.create(negotiate(requested), principal, initParams);
+        session = await sessions.create(negotiate(check.params.protocolVersion), principal, check.params);
       } catch (err) {
         if (!sessions.clustered) throw err;
         deps.logger.warn({ err: (err as Error).message }, 'session.create_failed');
@@ -172,7 +188,8 @@ export function createStreamableHttpHandler(deps: StreamableHttpDeps) {
         throw err;
       }
     }
-    session.transport.handlePost(req, res, messages, authInfo);
+    const refusals = deps.admission.admit(messages, session.transport.pendingRequests);
+    session.transport.handlePost(req, res, messages, authInfo, refusals);
   }
 
   async function get(req: IncomingMessage, res: ServerResponse, authInfo?: AuthInfo): Promise<void> {

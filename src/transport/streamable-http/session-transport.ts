@@ -218,12 +218,17 @@ export class SessionTransport implements Transport {
     );
   }
 
-  /** Serves a POST whose body parsed into `messages`. */
+  /**
+   * Serves a POST whose body parsed into `messages`. Requests in `refusals`
+   * (see RequestAdmission) are answered on the response stream with their
+   * error instead of reaching the server.
+   */
   handlePost(
     req: IncomingMessage,
     res: ServerResponse,
     received: JSONRPCMessage[],
     authInfo: AuthInfo | undefined,
+    refusals?: ReadonlyMap<RequestId, JSONRPCMessage>,
   ): void {
     const messages = received.filter(
       (m) => !(isResponse(m) && (this.isPingReply(m) || this.forwardedResponse(m))),
@@ -258,7 +263,9 @@ export class SessionTransport implements Transport {
       closeStandaloneSSEStream: () => this.standalone?.connection?.close('manual'),
     };
     for (const m of messages) {
-      this.deliver(m, extra);
+      const refusal = isRequest(m) ? refusals?.get(m.id) : undefined;
+      if (refusal) this.send(refusal).catch((err: unknown) => this.onerror?.(err as Error));
+      else this.deliver(m, extra);
       this.releaseCancelled(m);
     }
   }

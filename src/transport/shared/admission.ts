@@ -1,0 +1,83 @@
+import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/server';
+import { type ErrorCode, rpcErrorOf } from '../../errors.js';
+import type { RefusalReason } from '../../observability/metrics.js';
+import { isRequest } from '../../protocol/json-rpc.js';
+
+/** The caps {@link RequestAdmission} enforces; `0` turns an in-flight cap off. */
+export interface AdmissionLimits {
+  readonly maxBatchSize: number;
+  readonly maxRequestsInFlightPerSession: number;
+  readonly maxRequestsInFlight: number;
+}
+
+export interface AdmissionDeps {
+  limits: AdmissionLimits;
+  /** Client requests the process is running now, over every transport. */
+  inFlight(): number;
+  /** Counts refused messages (the metrics). */
+  refused(reason: RefusalReason, count: number): void;
+}
+
+/** What a POST's requests become: the answers for the refused ones, by request id. */
+export type Refusals = ReadonlyMap<RequestId, JSONRPCMessage>;
+
+const NO_REFUSALS: Refusals = new Map();
+
+/**
+ * The one place that decides how much work a POST may start: a batch over
+ * `maxBatchSize` is refused whole; past the in-flight caps (per session, per
+ * process) the excess requests of a batch are answered with an error while
+ * the rest run. Every transport that takes client requests asks it.
+ *
+ * @example
+ * if (admission.batchTooLarge(messages.length)) return sendError(res, 'TETHER_ERR_RPC_BATCH_TOO_LARGE');
+ * const refusals = admission.admit(messages, session.transport.pendingRequests);
+ */
+export class RequestAdmission {
+  constructor(private readonly deps: AdmissionDeps) {}
+
+  get maxBatchSize(): number {
+    return this.deps.limits.maxBatchSize;
+  }
+
+  /** Whether a POST of `count` messages is refused whole (and counts it if so). */
+  batchTooLarge(count: number): boolean {
+    if (count <= this.deps.limits.maxBatchSize) return false;
+    this.deps.refused('batch_too_large', count);
+    return true;
+  }
+
+  /**
+   * Admits a POST's requests in order while both caps have room; returns the
+   * error answers of the rest. Notifications, responses and pings always
+   * pass: they start no work that runs on, and a busy client can still check
+   * the server is alive.
+   */
+  admit(messages: readonly JSONRPCMessage[], sessionInFlight: number): Refusals {
+    const { maxRequestsInFlightPerSession: perSession, maxRequestsInFlight: perServer } = this.deps.limits;
+    let sessionRoom = perSession > 0 ? perSession - sessionInFlight : Number.POSITIVE_INFINITY;
+    let serverRoom = perServer > 0 ? perServer - this.deps.inFlight() : Number.POSITIVE_INFINITY;
+    let refusals: Map<RequestId, JSONRPCMessage> | undefined;
+    const counts = { session_busy: 0, server_busy: 0 };
+    for (const message of messages) {
+      if (!isRequest(message) || message.method === 'ping') continue;
+      const code: ErrorCode | undefined =
+        serverRoom <= 0
+          ? 'TETHER_ERR_RPC_SERVER_BUSY'
+          : sessionRoom <= 0
+            ? 'TETHER_ERR_RPC_SESSION_BUSY'
+            : undefined;
+      if (code === undefined) {
+        sessionRoom--;
+        serverRoom--;
+        continue;
+      }
+      refusals ??= new Map();
+      refusals.set(message.id, rpcErrorOf(code, { id: message.id, tagged: true }));
+      counts[code === 'TETHER_ERR_RPC_SERVER_BUSY' ? 'server_busy' : 'session_busy']++;
+    }
+    if (counts.server_busy > 0) this.deps.refused('server_busy', counts.server_busy);
+    if (counts.session_busy > 0) this.deps.refused('session_busy', counts.session_busy);
+    return refusals ?? NO_REFUSALS;
+  }
+}
