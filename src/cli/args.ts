@@ -22,6 +22,9 @@ const FLAGS = {
   'allowed-origins': { kind: 'list', env: 'MCP_TETHER_ALLOWED_ORIGINS' },
   'max-connections': { kind: 'integer', env: 'MCP_TETHER_MAX_CONNECTIONS' },
   'max-connections-per-client': { kind: 'integer', env: 'MCP_TETHER_MAX_CONNECTIONS_PER_CLIENT' },
+  'max-buffered-bytes': { kind: 'integer', env: 'MCP_TETHER_MAX_BUFFERED_BYTES' },
+  'max-event-bytes': { kind: 'integer', env: 'MCP_TETHER_MAX_EVENT_BYTES' },
+  'max-event-bytes-per-session': { kind: 'integer', env: 'MCP_TETHER_MAX_EVENT_BYTES_PER_SESSION' },
   'shutdown-grace': { kind: 'duration', env: 'MCP_TETHER_SHUTDOWN_GRACE' },
   'log-level': { kind: 'string', env: 'MCP_TETHER_LOG_LEVEL' },
   'log-format': { kind: 'string', env: 'MCP_TETHER_LOG_FORMAT' },
@@ -50,6 +53,12 @@ Options (environment variable in brackets):
   --allowed-origins <list>      comma-separated origins allowed from browsers, or * [MCP_TETHER_ALLOWED_ORIGINS]
   --max-connections <n>         open streams in all before 503, 0 = no cap (default 10000) [MCP_TETHER_MAX_CONNECTIONS]
   --max-connections-per-client <n>  open streams per client address, 0 = no cap (default 0) [MCP_TETHER_MAX_CONNECTIONS_PER_CLIENT]
+  --max-buffered-bytes <n>      unsent bytes one stream may hold before it closes as slow_consumer,
+                                0 = no cap (default 8388608) [MCP_TETHER_MAX_BUFFERED_BYTES]
+  --max-event-bytes <n>         largest message stored for Last-Event-ID replay; larger ones go out
+                                live only (default 4194304) [MCP_TETHER_MAX_EVENT_BYTES]
+  --max-event-bytes-per-session <n>  stored event bytes per session before the oldest are evicted
+                                (default 16777216) [MCP_TETHER_MAX_EVENT_BYTES_PER_SESSION]
   --shutdown-grace <dur>        on SIGTERM/SIGINT, time in-flight calls may finish (default 10s) [MCP_TETHER_SHUTDOWN_GRACE]
   --log-level <level>           fatal|error|warn|info|debug|trace|silent (default info) [MCP_TETHER_LOG_LEVEL]
   --log-format <fmt>            pretty|json (default: pretty on a terminal) [MCP_TETHER_LOG_FORMAT]
@@ -140,6 +149,9 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeCom
   set('shutdownGraceMs', get('shutdown-grace'));
   set('maxConnections', get('max-connections'));
   set('maxConnectionsPerClient', get('max-connections-per-client'));
+  set('maxBufferedBytes', get('max-buffered-bytes'));
+  set('maxEventBytes', get('max-event-bytes'));
+  set('maxEventBytesPerSession', get('max-event-bytes-per-session'));
   set('logLevel', get('log-level'));
   set('logFormat', get('log-format'));
   set('authTokens', get('auth-token'));

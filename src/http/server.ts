@@ -12,7 +12,7 @@ import { RedisCluster } from '../cluster/redis-cluster.js';
 import { ClusterServerEventBus } from '../cluster/server-event-bus.js';
 import { type ResolvedTetherOptions, resolveOptions, type TetherOptions } from '../config/options.js';
 import { KeepaliveScheduler } from '../connection/keepalive-scheduler.js';
-import { ConnectionRegistry } from '../connection/registry.js';
+import { ConnectionRegistry, DEFAULT_CLOSE_GRACE_MS } from '../connection/registry.js';
 import { registerDemoTools } from '../demo/demo-tools.js';
 import { sendError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
@@ -164,7 +164,12 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     ...options.serverOptions,
     capabilities: { logging: {}, ...options.serverOptions?.capabilities },
   };
-  const registry = new ConnectionRegistry(logger, resolved.retryMs);
+  const registry = new ConnectionRegistry(
+    logger,
+    resolved.retryMs,
+    DEFAULT_CLOSE_GRACE_MS,
+    resolved.maxBufferedBytes,
+  );
   let sessionCount = () => 0;
   let hibernatingCount = () => 0;
   const metrics = createMetrics(
