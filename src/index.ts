@@ -30,7 +30,15 @@ export {
   type SetupFn,
   type Tether,
 } from './http/server.js';
-export { type EventStore, MemoryEventStore, type StoredEvent } from './session/event-store.js';
+export {
+  type AppendOptions,
+  type EventStore,
+  EventsEvictedError,
+  type EventTooLarge,
+  MemoryEventStore,
+  type MemoryEventStoreLimits,
+  type StoredEvent,
+} from './session/event-store.js';
 export { MemorySessionStore, type SessionRecord, type SessionStore } from './session/session-store.js';
 export {
   type CreateTaskResult,

@@ -17,7 +17,7 @@ import { registerDemoTools } from '../demo/demo-tools.js';
 import { sendError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
-import { MemoryEventStore } from '../session/event-store.js';
+import { type EventTooLarge, MemoryEventStore } from '../session/event-store.js';
 import { MemorySessionStore } from '../session/session-store.js';
 import { TaskRuntime, type TaskRuntimeOptions } from '../tasks/runtime.js';
 import { introspect } from '../transport/introspect.js';
@@ -179,6 +179,19 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
   );
   const requests = new RequestTracker(metrics);
   const scheduler = new KeepaliveScheduler(registry, resolved);
+  const onEventTooLarge = (e: EventTooLarge) => {
+    logger.warn(
+      {
+        session_id: e.sessionId,
+        stream_id: e.streamId,
+        event_id: e.eventId,
+        bytes: e.bytes,
+        max_event_bytes: e.maxEventBytes,
+      },
+      'event.too_large',
+    );
+    metrics.eventTooLarge();
+  };
   // With Redis, sessions, events and message routing are shared by every node (docs/scaling.md).
   const cluster =
     resolved.redisUrl === undefined
@@ -187,11 +200,19 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
           url: resolved.redisUrl,
           logger,
           maxEventsPerStream: resolved.maxEventsPerStream,
+          maxEventBytes: resolved.maxEventBytes,
+          onEventTooLarge,
           idleTimeoutMs: resolved.idleTimeoutMs,
         });
   cluster?.registerMetrics(metrics.registry);
   const eventStore =
-    options.eventStore ?? cluster?.events ?? new MemoryEventStore(resolved.maxEventsPerStream);
+    options.eventStore ??
+    cluster?.events ??
+    new MemoryEventStore(resolved.maxEventsPerStream, {
+      maxEventBytes: resolved.maxEventBytes,
+      maxEventBytesPerSession: resolved.maxEventBytesPerSession,
+      onEventTooLarge,
+    });
   const sessionStore = options.sessionStore ?? cluster?.sessions ?? new MemorySessionStore();
   const listenBus = cluster
     ? new ClusterServerEventBus(cluster.bus, (error) =>

@@ -14,6 +14,8 @@ export interface Metrics {
   /** Counts one JSON-RPC request and observes its duration. */
   request(method: string, outcome: RequestOutcome, seconds: number): void;
   eventsReplayed(count: number): void;
+  /** Counts one message delivered live but not stored for replay (larger than `maxEventBytes`). */
+  eventTooLarge(): void;
   /** The exposition text for `GET /metrics`. */
   text(): Promise<string>;
   readonly contentType: string;
@@ -112,6 +114,12 @@ export function createMetrics(
     registers: [registry],
   });
 
+  const tooLarge = new Counter({
+    name: `${p}events_too_large_total`,
+    help: 'Messages delivered live but not stored for replay, being larger than maxEventBytes',
+    registers: [registry],
+  });
+
   connections.listen({
     opened: (c) => opened.inc({ transport: c.transport }),
     closed: (c, reason) => closed.inc({ transport: c.transport, reason }),
@@ -128,6 +136,7 @@ export function createMetrics(
       duration.observe({ method: label }, seconds);
     },
     eventsReplayed: (n) => replayed.inc(n),
+    eventTooLarge: () => tooLarge.inc(),
     text: () => registry.metrics(),
   };
 }
