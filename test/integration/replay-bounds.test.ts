@@ -121,7 +121,7 @@ describe('replaying a large event to clients that never read', () => {
     // Each admitted stream holds at most the one serialized event it is replaying (unfixed: every
     // resumption held the whole event past the caps, 10 x 5 MB unsent and ~120 MB more RSS).
     expect(held).toBeLessThan((MAX_CONNECTIONS + 1) * TEXT_BYTES);
-    expect(rssGrowth).toBeLessThan(12 * TEXT_BYTES);
+    expect(rssGrowth).toBeLessThan(16 * TEXT_BYTES);
     expect(statuses.filter((s) => s === 200)).toHaveLength(MAX_CONNECTIONS);
     expect(statuses.filter((s) => s === 503)).toHaveLength(RESUMES - MAX_CONNECTIONS);
     expect(tether?.registry.size).toBe(MAX_CONNECTIONS);
