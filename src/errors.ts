@@ -97,6 +97,11 @@ export const ERRORS = {
     rpc: -32000,
     message: 'Bad Request: Last-Event-ID does not belong to this session',
   },
+  TETHER_ERR_SESSION_EVENTS_EVICTED: {
+    status: 410,
+    rpc: -32000,
+    message: 'Gone: events after Last-Event-ID are no longer kept; retry the request that opened the stream',
+  },
   TETHER_ERR_AUTH_REQUIRED: { status: 401, rpc: -32000, message: 'Unauthorized: a bearer token is required' },
   TETHER_ERR_AUTH_INVALID: {
     status: 401,

@@ -35,7 +35,15 @@ export type {
   SetupFn,
   Tether,
 } from './server/types.js';
-export { type EventStore, MemoryEventStore, type StoredEvent } from './session/event-store.js';
+export {
+  type AppendOptions,
+  type EventStore,
+  EventsEvictedError,
+  type EventTooLarge,
+  MemoryEventStore,
+  type MemoryEventStoreLimits,
+  type StoredEvent,
+} from './session/event-store.js';
 export { MemorySessionStore, type SessionRecord, type SessionStore } from './session/session-store.js';
 export {
   type CreateTaskResult,

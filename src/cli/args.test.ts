@@ -49,6 +49,16 @@ describe('parseServeArgs', () => {
     });
   });
 
+  it('maps the byte limits, from flags or the environment', () => {
+    const parsed = parseServeArgs(['--max-buffered-bytes', '1048576', '--max-event-bytes', '65536'], {
+      MCP_TETHER_MAX_EVENT_BYTES_PER_SESSION: '2097152',
+    });
+    expect(parsed).toMatchObject({
+      options: { maxBufferedBytes: 1_048_576, maxEventBytes: 65_536, maxEventBytesPerSession: 2_097_152 },
+    });
+    expect(() => parseServeArgs(['--max-buffered-bytes', '8MiB'], {})).toThrow(/--max-buffered-bytes/);
+  });
+
   it('rejects malformed values with the flag name', () => {
     expect(() => parseServeArgs(['--max-ping-failures', '-1'], {})).toThrow(UsageError);
     expect(() => parseServeArgs(['--ping-interval', 'often'], {})).toThrow(/--ping-interval/);

@@ -29,6 +29,9 @@ const FLAGS = {
     kind: 'integer',
     env: 'MCP_TETHER_MAX_REQUESTS_IN_FLIGHT_PER_SESSION',
   },
+  'max-buffered-bytes': { kind: 'integer', env: 'MCP_TETHER_MAX_BUFFERED_BYTES' },
+  'max-event-bytes': { kind: 'integer', env: 'MCP_TETHER_MAX_EVENT_BYTES' },
+  'max-event-bytes-per-session': { kind: 'integer', env: 'MCP_TETHER_MAX_EVENT_BYTES_PER_SESSION' },
   'shutdown-grace': { kind: 'duration', env: 'MCP_TETHER_SHUTDOWN_GRACE' },
   'log-level': { kind: 'string', env: 'MCP_TETHER_LOG_LEVEL' },
   'log-format': { kind: 'string', env: 'MCP_TETHER_LOG_FORMAT' },
@@ -64,6 +67,12 @@ Options (environment variable in brackets):
   --max-requests-in-flight-per-session <n>  requests running at once in one session, 0 = no cap
                                 (default 100) [MCP_TETHER_MAX_REQUESTS_IN_FLIGHT_PER_SESSION]
   --shutdown-grace <dur>        on SIGTERM/SIGINT/SIGHUP, time in-flight calls may finish (default 10s) [MCP_TETHER_SHUTDOWN_GRACE]
+  --max-buffered-bytes <n>      unsent bytes one stream may hold before it closes as slow_consumer,
+                                0 = no cap (default 8388608) [MCP_TETHER_MAX_BUFFERED_BYTES]
+  --max-event-bytes <n>         largest message stored for Last-Event-ID replay; larger ones go out
+                                live only (default 4194304) [MCP_TETHER_MAX_EVENT_BYTES]
+  --max-event-bytes-per-session <n>  stored event bytes per session before the oldest are evicted
+                                (default 16777216) [MCP_TETHER_MAX_EVENT_BYTES_PER_SESSION]
   --log-level <level>           fatal|error|warn|info|debug|trace|silent (default info) [MCP_TETHER_LOG_LEVEL]
   --log-format <fmt>            pretty|json (default: pretty on a terminal) [MCP_TETHER_LOG_FORMAT]
   --auth-token <token>          accepted bearer token; repeat for several [MCP_TETHER_AUTH_TOKENS, comma-separated]
@@ -157,6 +166,9 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeCom
   set('maxBatchSize', get('max-batch-size'));
   set('maxRequestsInFlight', get('max-requests-in-flight'));
   set('maxRequestsInFlightPerSession', get('max-requests-in-flight-per-session'));
+  set('maxBufferedBytes', get('max-buffered-bytes'));
+  set('maxEventBytes', get('max-event-bytes'));
+  set('maxEventBytesPerSession', get('max-event-bytes-per-session'));
   set('logLevel', get('log-level'));
   set('logFormat', get('log-format'));
   set('authTokens', get('auth-token'));

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { EventTooLarge } from '../session/event-store.js';
 import { newNodeId } from './bus.js';
 import { RedisBus } from './redis-bus.js';
 import { RedisEventStore } from './redis-event-store.js';
@@ -14,6 +15,10 @@ export interface RedisClusterOptions {
   maxEventsPerStream: number;
   /** Idle TTL of sessions, ms; `0` = never expire. Event streams expire after the same time (1 h when `0`). */
   idleTimeoutMs: number;
+  /** Largest serialized message stored for replay; larger ones leave a marker instead. Default: no limit. */
+  maxEventBytes?: number;
+  /** Told about every message not stored because it is larger than `maxEventBytes`. */
+  onEventTooLarge?: (event: EventTooLarge) => void;
   /** Key and channel prefix. Default `tether:`. */
   prefix?: string;
   /** How often the node refreshes its heartbeat key, ms. Default 1000 (key TTL: 3×). */
@@ -108,7 +113,16 @@ export class RedisCluster {
     this.bus = new RedisBus(this.nodeId, this.command, this.subscriber, this.prefix, (err) =>
       log.warn({ err }, 'cluster.delivery_failed'),
     );
-    this.events = new RedisEventStore(this.command, this.prefix, options.maxEventsPerStream, this.streamTtlS);
+    this.events = new RedisEventStore(
+      this.command,
+      this.prefix,
+      options.maxEventsPerStream,
+      this.streamTtlS,
+      {
+        ...(options.maxEventBytes === undefined ? {} : { maxEventBytes: options.maxEventBytes }),
+        ...(options.onEventTooLarge ? { onEventTooLarge: options.onEventTooLarge } : {}),
+      },
+    );
     this.sessions = new RedisSessionStore(this.command, this.prefix, options.idleTimeoutMs);
   }
 

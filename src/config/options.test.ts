@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { parseDuration } from './duration.js';
-import { DEFAULT_PING_INTERVAL_MS, InvalidOptionError, resolveOptions } from './options.js';
+import {
+  DEFAULT_MAX_BUFFERED_BYTES,
+  DEFAULT_MAX_EVENT_BYTES,
+  DEFAULT_MAX_EVENT_BYTES_PER_SESSION,
+  DEFAULT_PING_INTERVAL_MS,
+  InvalidOptionError,
+  resolveOptions,
+} from './options.js';
 
 describe('parseDuration', () => {
   it.each([
@@ -23,6 +30,17 @@ describe('resolveOptions', () => {
     expect(r.pingIntervalMs).toBe(DEFAULT_PING_INTERVAL_MS);
     expect(r.serverInfo).toEqual({ name: 'mcp-tether', version: '1.2.3' });
     expect(Object.isFrozen(r)).toBe(true);
+  });
+
+  it('bounds buffers and stored events by default, a stored event below the stream cap', () => {
+    const r = resolveOptions({}, '0');
+    expect(r.maxBufferedBytes).toBe(DEFAULT_MAX_BUFFERED_BYTES);
+    expect(r.maxEventBytes).toBe(DEFAULT_MAX_EVENT_BYTES);
+    expect(r.maxEventBytesPerSession).toBe(DEFAULT_MAX_EVENT_BYTES_PER_SESSION);
+    expect(r.maxEventBytes).toBeLessThan(r.maxBufferedBytes);
+    expect(resolveOptions({ maxBufferedBytes: 0 }, '0').maxBufferedBytes).toBe(0);
+    expect(() => resolveOptions({ maxEventBytes: 0 }, '0')).toThrow(InvalidOptionError);
+    expect(() => resolveOptions({ maxEventBytesPerSession: 1.5 }, '0')).toThrow(/maxEventBytesPerSession/);
   });
 
   it('normalises origins and rejects what is not one', () => {

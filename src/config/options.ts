@@ -21,6 +21,20 @@ export const DEFAULT_RETRY_MS = 1_000;
 export const DEFAULT_MAX_EVENTS_PER_STREAM = 1_000;
 /** How long a drain waits for in-flight requests before closing their streams. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+/**
+ * Unsent bytes one stream may hold (socket buffer plus frames waiting for
+ * it) before it is closed as `slow_consumer`: twice the largest stored event,
+ * so a replayed event never trips it on a client that reads.
+ */
+export const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+/**
+ * Largest serialized message stored for replay; a larger one is delivered
+ * live but not stored. The default body limit, so an echo of any accepted
+ * request still fits.
+ */
+export const DEFAULT_MAX_EVENT_BYTES = 4 * 1024 * 1024;
+/** Serialized bytes of stored events one 2025-era session may hold; the oldest are evicted past it. */
+export const DEFAULT_MAX_EVENT_BYTES_PER_SESSION = 16 * 1024 * 1024;
 /** Open streams the process accepts before answering 503. */
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
 /** Largest serialized `initialize` params a 2025-era session keeps (for the idle TTL, and in Redis). */
@@ -67,6 +81,25 @@ export interface TetherOptions {
   retryMs?: number;
   /** Events kept per stream for resumption. Default {@link DEFAULT_MAX_EVENTS_PER_STREAM}. */
   maxEventsPerStream?: number;
+  /**
+   * Unsent bytes one stream may hold before it is closed as `slow_consumer`
+   * (socket destroyed); `0` = no cap. A single frame larger than this still
+   * goes out when nothing else is buffered. Default {@link DEFAULT_MAX_BUFFERED_BYTES}.
+   */
+  maxBufferedBytes?: number;
+  /**
+   * Largest serialized message stored for `Last-Event-ID` replay; a larger one
+   * is delivered live only (logged as `event.too_large`), and a resumption
+   * from before it is refused with `TETHER_ERR_SESSION_EVENTS_EVICTED`.
+   * Default {@link DEFAULT_MAX_EVENT_BYTES}.
+   */
+  maxEventBytes?: number;
+  /**
+   * Serialized bytes of stored events one 2025-era session may hold in the
+   * built-in memory store; past it the session's oldest events are evicted.
+   * Default {@link DEFAULT_MAX_EVENT_BYTES_PER_SESSION}.
+   */
+  maxEventBytesPerSession?: number;
   /** On `close()`, how long in-flight requests may run before their streams are closed. Default {@link DEFAULT_SHUTDOWN_GRACE_MS}. */
   shutdownGraceMs?: number;
   /** Open streams accepted in all; past it, requests that open streams get 503 + `Retry-After`. `0` = no cap. Default {@link DEFAULT_MAX_CONNECTIONS}. */
@@ -134,6 +167,9 @@ export interface ResolvedTetherOptions {
   readonly maxBodyBytes: number;
   readonly retryMs: number;
   readonly maxEventsPerStream: number;
+  readonly maxBufferedBytes: number;
+  readonly maxEventBytes: number;
+  readonly maxEventBytesPerSession: number;
   readonly basePath: string;
   readonly maxInitializeParamsBytes: number;
   readonly maxBatchSize: number;
@@ -246,6 +282,14 @@ export function resolveOptions(options: TetherOptions, packageVersion: string): 
       'maxEventsPerStream',
       options.maxEventsPerStream,
       DEFAULT_MAX_EVENTS_PER_STREAM,
+      1,
+    ),
+    maxBufferedBytes: integer('maxBufferedBytes', options.maxBufferedBytes, DEFAULT_MAX_BUFFERED_BYTES, 0),
+    maxEventBytes: integer('maxEventBytes', options.maxEventBytes, DEFAULT_MAX_EVENT_BYTES, 1),
+    maxEventBytesPerSession: integer(
+      'maxEventBytesPerSession',
+      options.maxEventBytesPerSession,
+      DEFAULT_MAX_EVENT_BYTES_PER_SESSION,
       1,
     ),
     basePath,

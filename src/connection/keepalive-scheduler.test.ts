@@ -214,6 +214,25 @@ describe('KeepaliveScheduler', () => {
     expect(slow.connection.consecutiveFailures).toBe(0);
   });
 
+  it('leaves a closed stream that still sends its last bytes to the close grace: no pings, no failures', async () => {
+    start();
+    const stalled = await h.openStalled();
+    stalled.connection.write(BIG_FRAME);
+    stalled.connection.close('max_age');
+    const pings = stalled.connection.pingsSent;
+
+    await advance(5 * PING_MS);
+
+    // Still counted by the caps, but nothing more is written to it or counted against it.
+    expect(h.registry.size).toBe(1);
+    expect(stalled.connection.pingsSent).toBe(pings);
+    expect(h.logsOf('connection.ping_failed')).toHaveLength(0);
+    expect(h.logsOf('connection.closed').map((l) => l.reason)).toEqual(['max_age']);
+    vi.useRealTimers();
+    await once(stalled.serverSocket, 'close');
+    expect(h.registry.size).toBe(0);
+  });
+
   it('keeps a single timer however often start() is called, and stop() leaves none', async () => {
     await h.openReading();
     expect(vi.getTimerCount()).toBe(0);

@@ -82,6 +82,8 @@ export class KeepaliveScheduler {
   tick(now: number): void {
     const { pingIntervalMs, maxConnectionAgeMs } = this.settings;
     for (const conn of this.registry.values()) {
+      // A closed stream still sending its last bytes is bounded by the close grace, not here.
+      if (conn.closed) continue;
       if (maxConnectionAgeMs > 0 && now - conn.openedAt >= maxConnectionAgeMs) {
         conn.close('max_age');
         continue;

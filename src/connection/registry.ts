@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { DEFAULT_MAX_BUFFERED_BYTES } from '../config/options.js';
 import type { CloseReason } from './close-reason.js';
 import {
   type ConnectionInfo,
@@ -21,7 +22,9 @@ export interface RegistryListener {
 
 /**
  * Every live stream of the process, whatever its transport. Streams enter
- * through {@link open} and leave by closing; nothing else holds them.
+ * through {@link open} and leave once closed and their last bytes are gone
+ * (flushed or the socket destroyed): until then they still count in
+ * {@link size} and {@link countByClient}, so the caps see what they hold.
  *
  * @example
  * const registry = new ConnectionRegistry(logger, 1000);
@@ -37,11 +40,14 @@ export class ConnectionRegistry implements ConnectionOwner {
    * @param retryMs `retry:` hint written on server-initiated closes.
    * @param closeGraceMs how long a gracefully closed stream whose peer takes
    *   no more bytes may keep its socket before it is destroyed.
+   * @param maxBufferedBytes unsent bytes one stream may hold before it is
+   *   closed as `slow_consumer`; `0` = no cap.
    */
   constructor(
     readonly logger: Logger,
     readonly retryMs: number,
     readonly closeGraceMs = DEFAULT_CLOSE_GRACE_MS,
+    readonly maxBufferedBytes = DEFAULT_MAX_BUFFERED_BYTES,
   ) {}
 
   /** Registers a new stream for `res`. The caller then calls `open()` or writes its own head. */
@@ -61,7 +67,7 @@ export class ConnectionRegistry implements ConnectionOwner {
     return this.connections.values();
   }
 
-  /** Open streams of one client address. */
+  /** Streams of one client address, open or still sending their last bytes. */
   countByClient(clientIp: string): number {
     return this.perClient.get(clientIp) ?? 0;
   }
@@ -112,11 +118,15 @@ export class ConnectionRegistry implements ConnectionOwner {
     for (const l of this.listeners) l.pingFailed?.(connection);
   }
 
-  removed(connection: SseConnection, reason: CloseReason): void {
+  released(connection: SseConnection): void {
     if (!this.connections.delete(connection.id)) return;
     const left = (this.perClient.get(connection.clientIp) ?? 1) - 1;
     if (left > 0) this.perClient.set(connection.clientIp, left);
     else this.perClient.delete(connection.clientIp);
+  }
+
+  closed(connection: SseConnection, reason: CloseReason): void {
+    if (!this.connections.has(connection.id)) return;
     const now = Date.now();
     const level =
       reason === 'error' || reason === 'write_failed' || reason === 'slow_consumer'

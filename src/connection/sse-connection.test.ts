@@ -132,19 +132,60 @@ describe('SseConnection', () => {
     expect(h.registry.size).toBe(0);
   });
 
-  it('does not let a peer that stopped reading hold the socket after a graceful close', async () => {
+  it('keeps a gracefully closed stream counted until its backlog is gone, then destroys it after the grace', async () => {
     const s = await h.openStalled();
     s.connection.write(`data: ${'x'.repeat(16 * 1024 * 1024)}\n\n`);
     expect(s.connection.bufferedBytes).toBeGreaterThan(0);
 
     s.connection.close('max_age');
-    expect(h.registry.size).toBe(0);
+    // Closed for every caller, logged once; still counted by the caps while it holds its backlog.
+    expect(s.connection.closed).toBe(true);
+    expect(h.logsOf('connection.closed').map((l) => l.reason)).toEqual(['max_age']);
+    expect(h.registry.size).toBe(1);
+    expect(h.registry.countByClient(s.connection.clientIp)).toBe(1);
 
-    // Off the registry, the scheduler no longer watches it: the close itself
-    // must bound how long the unread backlog may keep the socket.
+    // The close itself bounds how long the unread backlog may keep the socket.
     await once(s.serverSocket, 'close');
     expect(s.serverSocket.destroyed).toBe(true);
-    expect(h.logsOf('connection.closed').map((l) => l.reason)).toEqual(['max_age']);
+    expect(h.registry.size).toBe(0);
+    expect(h.registry.countByClient(s.connection.clientIp)).toBe(0);
+    expect(h.logsOf('connection.closed')).toHaveLength(1);
+  });
+
+  it('leaves the registry once a closed stream has flushed its last bytes', async () => {
+    const s = await h.openReading();
+    s.connection.write('data: last\n\n');
+    s.connection.close('completed');
+
+    expect(await s.ended).toBe('end');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(h.registry.size).toBe(0);
+  });
+
+  it('closes a stream as slow_consumer, socket destroyed, when a write would pass the byte cap', async () => {
+    const s = await h.openStalled();
+    // One frame larger than the cap goes out when nothing is buffered: a reading client gets it.
+    expect(s.connection.write(`data: ${'x'.repeat(h.registry.maxBufferedBytes + 1024)}\n\n`)).toBe(false);
+    expect(s.connection.closed).toBe(false);
+
+    expect(s.connection.write('data: one more\n\n')).toBe(false);
+
+    expect(s.connection.closeReason).toBe('slow_consumer');
+    expect(s.res.destroyed).toBe(true);
+    expect(h.registry.size).toBe(0);
+    expect(h.logsOf('connection.buffer_cap_reached')).toHaveLength(1);
+    expect(h.logsOf('connection.closed').map((l) => l.reason)).toEqual(['slow_consumer']);
+  });
+
+  it('counts bytes a caller queues for the stream against the cap', async () => {
+    const s = await h.openStalled();
+    expect(s.connection.admitQueued(h.registry.maxBufferedBytes)).toBe(true);
+    s.connection.write(`data: ${'x'.repeat(16 * 1024 * 1024)}\n\n`);
+
+    expect(s.connection.admitQueued(1)).toBe(false);
+
+    expect(s.connection.closeReason).toBe('slow_consumer');
+    expect(h.registry.size).toBe(0);
   });
 });
 

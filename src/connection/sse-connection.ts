@@ -37,8 +37,13 @@ export interface ConnectionOwner {
   readonly retryMs: number;
   /** How long a gracefully closed stream may wait for its peer to take the last bytes. */
   readonly closeGraceMs: number;
+  /** Unsent bytes one stream may hold before it is closed as `slow_consumer`; `0` = no cap. */
+  readonly maxBufferedBytes: number;
   added(connection: SseConnection): void;
-  removed(connection: SseConnection, reason: CloseReason): void;
+  /** The stream closed (once, with its reason); its socket may still be sending its last bytes. */
+  closed(connection: SseConnection, reason: CloseReason): void;
+  /** The stream's bytes are gone (flushed, or the socket destroyed): it no longer holds anything. */
+  released(connection: SseConnection): void;
   /** A keepalive or liveness ping was written. */
   pinged(connection: SseConnection): void;
   /** A ping failed (`unanswered` liveness ping or `undrained` buffer). */
@@ -211,14 +216,41 @@ export class SseConnection {
 
   /**
    * Writes whole SSE frames. Returns false once the stream is closed or the
-   * socket is backed up (the caller may keep writing; the keepalive
-   * scheduler enforces the buffer bound).
+   * socket is backed up (the caller may keep writing, or wait with
+   * {@link whenDrained}). A frame that would take the unsent bytes past
+   * `maxBufferedBytes` closes the stream as `slow_consumer` instead, unless
+   * nothing is buffered: one frame larger than the cap still reaches a
+   * client that keeps up.
    */
   write(frame: string | Uint8Array): boolean {
     if (this.closeReason !== undefined) return false;
-    this.bytesWritten += typeof frame === 'string' ? Buffer.byteLength(frame) : frame.byteLength;
+    const bytes = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.byteLength;
+    const buffered = this.res.writableLength;
+    if (buffered > 0 && !this.withinBufferCap(buffered + bytes)) return false;
+    this.bytesWritten += bytes;
     this.lastWriteAt = Date.now();
     return this.res.write(frame);
+  }
+
+  /**
+   * Whether the stream may hold `queuedBytes` more than its socket buffers
+   * (frames a caller keeps for it, such as live frames waiting out a
+   * replay); past the cap it closes as `slow_consumer` and returns false.
+   */
+  admitQueued(queuedBytes: number): boolean {
+    if (this.closeReason !== undefined) return false;
+    return this.withinBufferCap(this.res.writableLength + queuedBytes);
+  }
+
+  private withinBufferCap(unsentBytes: number): boolean {
+    const cap = this.owner.maxBufferedBytes;
+    if (cap === 0 || unsentBytes <= cap) return true;
+    this.owner.logger.warn(
+      { ...this.logFields(), buffered_bytes: unsentBytes, max_buffered_bytes: cap },
+      'connection.buffer_cap_reached',
+    );
+    this.close('slow_consumer');
+    return false;
   }
 
   /** Resolves once the socket buffer has drained or the stream has closed. */
@@ -293,19 +325,33 @@ export class SseConnection {
       if (frame) this.res.write(frame);
     }
     if (forced) this.res.destroy();
-    else {
-      this.res.end();
-      // Off the registry nothing watches this socket any more: a peer that
-      // stops reading must not hold it and its unsent backlog forever. The
-      // socket timeout only fires after closeGraceMs without any progress.
-      if (!this.res.writableFinished) {
-        this.res.setTimeout(this.owner.closeGraceMs, () => this.res.destroy());
-      }
-    }
-    this.owner.removed(this, reason);
+    else this.res.end();
+    this.owner.closed(this, reason);
+    this.releaseWhenSent();
     this.controller?.abort(reason);
     const listeners = this.closeListeners;
     this.closeListeners = undefined;
     if (listeners) for (const listener of listeners) listener(reason);
+  }
+
+  /**
+   * A closed stream counts against the caps until its bytes are gone: a
+   * peer that never reads would otherwise hold a socket and its backlog
+   * outside every limit, once per resumption. A graceful end waits at most
+   * closeGraceMs without progress (the socket timeout), then is destroyed.
+   */
+  private releaseWhenSent(): void {
+    if (this.res.writableFinished || this.res.destroyed) {
+      this.owner.released(this);
+      return;
+    }
+    const release = () => {
+      this.res.off('finish', release);
+      this.res.off('close', release);
+      this.owner.released(this);
+    };
+    this.res.on('finish', release);
+    this.res.on('close', release);
+    this.res.setTimeout(this.owner.closeGraceMs, () => this.res.destroy());
   }
 }

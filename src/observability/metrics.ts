@@ -26,6 +26,8 @@ export interface Metrics {
   eventsReplayed(count: number): void;
   /** Counts messages refused by request admission (batch cap, in-flight caps). */
   requestsRefused(reason: RefusalReason, count: number): void;
+  /** Counts one message delivered live but not stored for replay (larger than `maxEventBytes`). */
+  eventTooLarge(): void;
   /** The exposition text for `GET /metrics`. */
   text(): Promise<string>;
   readonly contentType: string;
@@ -171,6 +173,12 @@ export function createMetrics(
     registers: [registry],
   });
 
+  const tooLarge = new Counter({
+    name: `${p}events_too_large_total`,
+    help: 'Messages delivered live but not stored for replay, being larger than maxEventBytes',
+    registers: [registry],
+  });
+
   connections.listen({
     opened: (c) => opened.inc({ transport: c.transport }),
     closed: (c, reason) => closed.inc({ transport: c.transport, reason }),
@@ -188,6 +196,7 @@ export function createMetrics(
     },
     eventsReplayed: (n) => replayed.inc(n),
     requestsRefused: (reason, n) => refused.inc({ reason }, n),
+    eventTooLarge: () => tooLarge.inc(),
     text: () => registry.metrics(),
   };
 }

@@ -4,7 +4,7 @@ import { RedisCluster } from '../cluster/redis-cluster.js';
 import { ClusterServerEventBus } from '../cluster/server-event-bus.js';
 import type { ResolvedTetherOptions } from '../config/options.js';
 import type { Metrics } from '../observability/metrics.js';
-import { type EventStore, MemoryEventStore } from '../session/event-store.js';
+import { type EventStore, type EventTooLarge, MemoryEventStore } from '../session/event-store.js';
 import { MemorySessionStore, type SessionStore } from '../session/session-store.js';
 
 /** Where sessions, events and server-wide changes live: this process, or Redis shared by every node. */
@@ -30,6 +30,19 @@ export function createBackends(
   metrics: Metrics,
   given: { eventStore?: EventStore | undefined; sessionStore?: SessionStore | undefined },
 ): Backends {
+  const onEventTooLarge = (e: EventTooLarge) => {
+    logger.warn(
+      {
+        session_id: e.sessionId,
+        stream_id: e.streamId,
+        event_id: e.eventId,
+        bytes: e.bytes,
+        max_event_bytes: e.maxEventBytes,
+      },
+      'event.too_large',
+    );
+    metrics.eventTooLarge();
+  };
   const cluster =
     resolved.redisUrl === undefined
       ? undefined
@@ -37,6 +50,8 @@ export function createBackends(
           url: resolved.redisUrl,
           logger,
           maxEventsPerStream: resolved.maxEventsPerStream,
+          maxEventBytes: resolved.maxEventBytes,
+          onEventTooLarge,
           idleTimeoutMs: resolved.idleTimeoutMs,
         });
   cluster?.registerMetrics(metrics.registry);
@@ -45,7 +60,14 @@ export function createBackends(
   let starting: Promise<void> | undefined;
   return {
     cluster,
-    eventStore: given.eventStore ?? cluster?.events ?? new MemoryEventStore(resolved.maxEventsPerStream),
+    eventStore:
+      given.eventStore ??
+      cluster?.events ??
+      new MemoryEventStore(resolved.maxEventsPerStream, {
+        maxEventBytes: resolved.maxEventBytes,
+        maxEventBytesPerSession: resolved.maxEventBytesPerSession,
+        onEventTooLarge,
+      }),
     sessionStore: given.sessionStore ?? cluster?.sessions ?? new MemorySessionStore(),
     changes: listenBus ?? new InMemoryServerEventBus(deliveryFailed),
     start() {

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { type McpServerOptions, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
 import { resolveOptions } from '../config/options.js';
 import { KeepaliveScheduler } from '../connection/keepalive-scheduler.js';
-import { ConnectionRegistry } from '../connection/registry.js';
+import { ConnectionRegistry, DEFAULT_CLOSE_GRACE_MS } from '../connection/registry.js';
 import { registerDemoTools } from '../demo/demo-tools.js';
 import { sendError } from '../errors.js';
 import { createAdminApi } from '../http/admin.js';
@@ -78,7 +78,12 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     ...options.serverOptions,
     capabilities: { logging: {}, ...options.serverOptions?.capabilities },
   };
-  const registry = new ConnectionRegistry(logger, resolved.retryMs);
+  const registry = new ConnectionRegistry(
+    logger,
+    resolved.retryMs,
+    DEFAULT_CLOSE_GRACE_MS,
+    resolved.maxBufferedBytes,
+  );
   let sessionCount = () => 0;
   let hibernatingCount = () => 0;
   const metrics = createMetrics(

@@ -201,6 +201,8 @@ export function createStreamableHttpHandler(deps: StreamableHttpDeps) {
     if (!session) return;
     const refused = await session.transport.handleGet(req, res, header(req, 'last-event-id'));
     if (refused?.status === 409) sendError(res, 'TETHER_ERR_SESSION_STREAM_CONFLICT');
+    else if (refused?.status === 410)
+      sendError(res, 'TETHER_ERR_SESSION_EVENTS_EVICTED', { detail: refused.message });
     else if (refused) sendError(res, 'TETHER_ERR_SESSION_BAD_LAST_EVENT_ID');
   }
 

@@ -19,7 +19,8 @@ import {
   primingFrame,
   serializedMessageFrame,
 } from '../../protocol/sse-frames.js';
-import type { EventStore, StoredEvent } from '../../session/event-store.js';
+import { type EventStore, EventsEvictedError, type StoredEvent } from '../../session/event-store.js';
+import { ReplayBacklog } from './replay-backlog.js';
 
 /** A resumable stream of one session: a POST's responses or the standalone GET stream. */
 interface LogicalStream {
@@ -29,7 +30,7 @@ interface LogicalStream {
   readonly pending: Set<RequestId>;
   connection: SseConnection | undefined;
   /** While a resumed connection replays stored events, live frames wait here. */
-  backlog: Array<{ eventId: string; frame: string }> | undefined;
+  backlog: ReplayBacklog | undefined;
   /** Cluster mode: another node said the stream is done while the backlog was filling. */
   endedRemotely?: boolean;
 }
@@ -291,8 +292,7 @@ export class SessionTransport implements Transport {
       if (streamId === undefined || !(await this.ownsStream(streamId))) {
         return { status: 400, message: 'Last-Event-ID does not belong to this session' };
       }
-      await this.resume(streamId, lastEventId, req, res);
-      return undefined;
+      return this.resume(streamId, lastEventId, req, res);
     }
     if (this.standalone?.connection && !this.standalone.connection.closed) {
       return { status: 409, message: 'Conflict: this session already has a standalone SSE stream' };
@@ -335,16 +335,19 @@ export class SessionTransport implements Transport {
       router && isRequest(message)
         ? ({ ...message, id: `${router.nodeId}~${JSON.stringify(message.id)}` } as JSONRPCMessage)
         : message;
+    // Serialized once: the store measures (and Redis stores) the same text the frame carries.
+    const data = JSON.stringify(outgoing);
+    const appended = { sessionId: this.sessionId, serialized: data };
     let eventId: string | undefined;
     if (router) {
       try {
-        eventId = await this.deps.eventStore.append(stream.id, outgoing);
+        eventId = await this.deps.eventStore.append(stream.id, outgoing, appended);
       } catch (err) {
         // Redis is down: the message still goes to a local connection, without an id to resume from.
         this.deps.onRouteError?.(err, 'append');
       }
-    } else eventId = await this.deps.eventStore.append(stream.id, message);
-    const frame = messageFrame(outgoing, eventId);
+    } else eventId = await this.deps.eventStore.append(stream.id, message, appended);
+    const frame = serializedMessageFrame(data, eventId);
     if (stream.backlog) stream.backlog.push({ eventId: eventId ?? '', frame });
     else stream.connection?.write(frame);
     if (router && eventId !== undefined) {
@@ -478,12 +481,17 @@ export class SessionTransport implements Transport {
     this.deps.onStreamsChanged(this.openStreams);
   }
 
+  /**
+   * Resumes a stream after `lastEventId`: replays what the store kept, then
+   * goes on live. Refused (410, before the stream opens) when an event after
+   * the id is no longer kept, so the client never gets a stream with a gap.
+   */
   private async resume(
     streamId: string,
     lastEventId: string,
     req: IncomingMessage,
     res: ServerResponse,
-  ): Promise<void> {
+  ): Promise<{ status: number; message: string } | undefined> {
     const live = this.streams.get(streamId);
     const stream: LogicalStream = live ?? {
       id: streamId,
@@ -498,46 +506,80 @@ export class SessionTransport implements Transport {
       this.streams.set(stream.id, stream);
     }
     stream.connection?.close('manual');
+    // From here live frames wait in the backlog, so none is lost while the store is read.
+    const backlog = new ReplayBacklog();
+    stream.backlog = backlog;
+    stream.endedRemotely = false;
+    let replayed: StoredEvent[] = [];
+    try {
+      replayed = (await this.deps.eventStore.eventsAfter(lastEventId)) ?? [];
+    } catch (err) {
+      if (err instanceof EventsEvictedError) {
+        if (stream.backlog === backlog) stream.backlog = undefined;
+        return {
+          status: 410,
+          message: `Gone: events after ${lastEventId} are no longer kept; retry the request that opened the stream`,
+        };
+      }
+      this.deps.onRouteError?.(err, 'replay');
+    }
     const connection = this.openConnection(stream, req, res);
     connection.write(`retry: ${this.deps.retryMs}\n\n`);
     stream.connection = connection;
-    stream.backlog = [];
-    stream.endedRemotely = false;
-    let replayed: StoredEvent[] = [];
+    backlog.attach(connection);
     let info: RoutedStreamInfo | undefined;
-    try {
-      // Cluster mode: listen before reading the store, so nothing published in between is lost.
-      if (this.deps.router) await this.follow(stream, connection);
-      replayed = (await this.deps.eventStore.eventsAfter(lastEventId)) ?? [];
-      if (this.deps.router && !live) info = await this.deps.router.streamInfo(streamId);
-    } catch (err) {
-      this.deps.onRouteError?.(err, 'replay');
-    } finally {
-      const seen = new Set<string>();
-      for (const e of replayed) {
-        seen.add(e.eventId);
-        connection.write(messageFrame(e.message, e.eventId));
+    if (this.deps.router) {
+      try {
+        // Cluster mode: listen, then read the store again, so nothing published in between is lost.
+        await this.follow(stream, connection);
+        replayed = (await this.deps.eventStore.eventsAfter(lastEventId)) ?? [];
+        if (!live) info = await this.deps.router.streamInfo(streamId);
+      } catch (err) {
+        this.deps.onRouteError?.(err, 'replay');
+        if (err instanceof EventsEvictedError) connection.close('error');
       }
-      for (const b of stream.backlog) if (!seen.has(b.eventId)) connection.write(b.frame);
-      stream.backlog = undefined;
-      if (replayed.length > 0) this.deps.onReplayed(replayed.length);
     }
+    await this.replay(stream, backlog, connection, replayed);
     this.deps.onStreamsChanged(this.openStreams);
-    if (stream.kind === 'standalone') return;
+    if (stream.kind === 'standalone' || connection.closed) return undefined;
     // A stream whose requests all completed has nothing more to send.
-    if (!this.deps.router) {
+    if (!this.deps.router || live) {
       if (!this.streams.has(streamId)) connection.close('completed');
-      return;
-    }
-    if (live) {
-      if (!this.streams.has(streamId)) connection.close('completed');
-      return;
+      return undefined;
     }
     if (stream.endedRemotely || info === undefined || info.done) {
       connection.close('completed');
-      return;
+      return undefined;
     }
     this.watchOwner(stream, connection, info);
+    return undefined;
+  }
+
+  /**
+   * Writes stored events, then the live frames held back meanwhile. One
+   * frame at a time, waiting for the socket to drain: a client that does not
+   * read holds one serialized event, not every event of the stream at once,
+   * and is closed by the byte cap or the slow-consumer check.
+   */
+  private async replay(
+    stream: LogicalStream,
+    backlog: ReplayBacklog,
+    connection: SseConnection,
+    events: StoredEvent[],
+  ): Promise<void> {
+    const seen = new Set<string>();
+    let written = 0;
+    for (const e of events) {
+      if (connection.closed) break;
+      seen.add(e.eventId);
+      written++;
+      if (!connection.write(messageFrame(e.message, e.eventId))) await connection.whenDrained();
+    }
+    // A later resumption of the same stream took over: its own backlog is not ours to flush.
+    if (stream.backlog !== backlog) return;
+    for (const b of backlog) if (!seen.has(b.eventId)) connection.write(b.frame);
+    stream.backlog = undefined;
+    if (written > 0) this.deps.onReplayed(written);
   }
 
   /** Reports a failed routing call (Redis) without letting it reject anything. */
