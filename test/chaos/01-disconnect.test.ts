@@ -2,6 +2,7 @@
 // sockets and exits) or abruptly (SIGKILL), holding one stream of every
 // transport with tool calls in flight.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { killAll, poll } from '../support/process.js';
 import { type StreamSpec, spawnHolder } from './support/holder.js';
 import {
   baseline,
@@ -12,7 +13,6 @@ import {
   metrics,
   sessionStatus,
 } from './support/probe.js';
-import { poll, stopAll } from './support/processes.js';
 import { record } from './support/results.js';
 import { type ChaosServer, closedLine, startServer } from './support/server.js';
 import { KIND_LABEL, matchConnections } from './support/streams.js';
@@ -37,7 +37,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
-  stopAll();
+  await killAll();
 });
 
 function streamsFor(tag: string): StreamSpec[] {

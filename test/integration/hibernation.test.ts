@@ -8,7 +8,8 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_EVENTS_PER_STREAM, type LiveSession, MemoryEventStore } from '../../src/index.js';
-import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
+import { waitFor } from '../support/process.js';
+import { startTether, type TestTether } from '../support/tether.js';
 import { fixtureSetup, within } from './fixtures.js';
 
 /**

@@ -1,8 +1,10 @@
 import { request } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
+import { waitFor } from '../support/process.js';
+import { getStream, openRawSession, post, type RawSession, rpc } from '../support/rpc.js';
+import { SseReader, type Wire } from '../support/sse.js';
+import { startTether, type TestTether } from '../support/tether.js';
 import { fixtureSetup } from './fixtures.js';
-import { getStream, openRawSession, post, type RawSession, rpc, SseReader, type Wire } from './raw.js';
 
 const MAX_BODY = 2_048;
 

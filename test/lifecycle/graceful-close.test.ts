@@ -1,17 +1,18 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
+import { waitFor } from '../support/process.js';
 import {
   ACCEPT_BOTH,
   getHeaders,
   initSession,
   MODERN_VERSION,
-  recordingSetup,
   sessionHeaders,
   toolCall,
-} from './support/mcp.js';
-import { messageOf, openStream, type StreamingResponse } from './support/sse.js';
+} from '../support/rpc.js';
+import { messageOf, openStream, type StreamingResponse } from '../support/sse.js';
+import { startTether, type TestTether } from '../support/tether.js';
+import { recordingSetup } from './support/recording-setup.js';
 
 const RETRY_HINT = { retry: 1_000, comments: [] };
 

@@ -1,17 +1,18 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
+import { waitFor } from '../support/process.js';
 import {
   ACCEPT_BOTH,
   getHeaders,
   initSession,
   MODERN_VERSION,
-  recordingSetup,
   sessionHeaders,
   toolCall,
-} from './support/mcp.js';
-import { messageOf, messagesOf, openStream, type SseFrame, type StreamingResponse } from './support/sse.js';
+} from '../support/rpc.js';
+import { messageOf, messagesOf, openStream, type SseFrame, type StreamingResponse } from '../support/sse.js';
+import { startTether, type TestTether } from '../support/tether.js';
+import { recordingSetup } from './support/recording-setup.js';
 
 const PING = ': ping\n\n';
 const countPings = (text: string) => text.split(PING).length - 1;

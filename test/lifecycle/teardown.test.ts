@@ -2,17 +2,18 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { KeepaliveScheduler } from '../../src/connection/keepalive-scheduler.js';
-import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
+import { waitFor } from '../support/process.js';
 import {
   ACCEPT_BOTH,
   getHeaders,
   initSession,
   MODERN_VERSION,
-  recordingSetup,
   sessionHeaders,
   toolCall,
-} from './support/mcp.js';
-import { openStream } from './support/sse.js';
+} from '../support/rpc.js';
+import { openStream } from '../support/sse.js';
+import { startTether, type TestTether } from '../support/tether.js';
+import { recordingSetup } from './support/recording-setup.js';
 
 /** Active handles by type, e.g. { Timeout: 2, TCPServerWrap: 1 }. */
 function resources(): Record<string, number> {

@@ -13,7 +13,8 @@ import { StreamableHTTPClientTransport } from 'sdk-1-26/client/streamableHttp.js
 import { CompatibilityCallToolResultSchema } from 'sdk-1-26/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CreateTetherOptions } from '../../src/index.js';
-import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
+import { waitFor } from '../support/process.js';
+import { startTether, type TestTether } from '../support/tether.js';
 
 const N8N_HEADERS = { Authorization: 'Bearer n8n-credential-token' };
 const N8N_CLIENT = { name: '@n8n/n8n-nodes-langchain.mcpClientTool', version: '1' };

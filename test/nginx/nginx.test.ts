@@ -9,20 +9,31 @@ import { Client as ClientV2, StreamableHTTPClientTransport } from '@modelcontext
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
 import {
-  type Frame,
-  FrameReader,
-  json,
-  openSeed,
-  SEED_HEADERS,
-  tapWrites,
-  type WrittenFrame,
-} from '../transports/support/sse.js';
+  configFromDoc,
+  hasNginx,
+  NGINX_BIN,
+  type RunningNginx,
+  replaceOnce,
+  startNginx,
+} from '../support/nginx.js';
+import { waitFor } from '../support/process.js';
+import { openSeed, SEED_HEADERS } from '../support/rpc.js';
+import { json, type ReceivedFrame, SseReader, tapWrites, type WrittenFrame } from '../support/sse.js';
+import { startTether, type TestTether } from '../support/tether.js';
 import { call } from '../transports/support/tools.js';
-import { hasNginx, NGINX_BIN, type RunningNginx, startNginx } from './support/nginx.js';
 
 const PING_MS = 200;
+
+const DOC = new URL('../../docs/deploying-behind-nginx.md', import.meta.url);
+
+/** The doc's server block with only its two addresses changed: nginx's listen port and the upstream. */
+function configForTest(listenPort: number, upstreamPort: number): string {
+  let conf = configFromDoc(DOC, 'nginx-config');
+  conf = replaceOnce(conf, 'listen 80;', `listen 127.0.0.1:${listenPort};`);
+  conf = replaceOnce(conf, 'server 127.0.0.1:8000;', `server 127.0.0.1:${upstreamPort};`);
+  return conf;
+}
 
 if (!hasNginx()) console.warn(`nginx not found at ${NGINX_BIN}: skipping the nginx suite (CI installs it)`);
 
@@ -36,7 +47,7 @@ describe.skipIf(!hasNginx())('behind nginx (config from docs/deploying-behind-ng
     // Raw clients here never answer liveness pings; keep their streams for the length of a test.
     t = await startTether({ pingIntervalMs: PING_MS, maxPingFailures: 1_000 });
     ({ written, stop: stopTap } = tapWrites(t.tether.registry));
-    nginx = await startNginx(Number(new URL(t.url).port));
+    nginx = await startNginx({ site: (port) => configForTest(port, Number(new URL(t.url).port)) });
   });
 
   afterAll(async () => {
@@ -58,7 +69,7 @@ describe.skipIf(!hasNginx())('behind nginx (config from docs/deploying-behind-ng
       expect(s.response.headers.get('content-type')).toBe('text/event-stream');
       expect(s.response.headers.get('cache-control')).toBe('no-cache');
       expect(s.response.headers.get('content-length')).toBeNull();
-      const pings: Frame[] = [];
+      const pings: ReceivedFrame[] = [];
       while (pings.length < 5) pings.push(await s.reader.nextEvent('ping', 5 * PING_MS));
 
       const delays = pings.map((frame, i) => {
@@ -93,7 +104,7 @@ describe.skipIf(!hasNginx())('behind nginx (config from docs/deploying-behind-ng
     });
     expect(init.status).toBe(200);
     const sessionId = init.headers.get('mcp-session-id')!;
-    await new FrameReader(init.body!).rest();
+    await new SseReader(init.body!).rest();
     const session = { ...headers, 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' };
     const ack = await fetch(`${nginx.url}/mcp`, {
       method: 'POST',
@@ -115,7 +126,7 @@ describe.skipIf(!hasNginx())('behind nginx (config from docs/deploying-behind-ng
       (c) => !opened.includes(c.id) && c.kind === 'response',
     );
     expect(stream).toBeDefined();
-    const frames = await new FrameReader(res.body!).rest(10_000);
+    const frames = await new SseReader(res.body!).rest(10_000);
     const progress = frames.filter((f) => f.data?.includes('notifications/progress'));
     expect(progress.map((f) => json<{ params: { progress: number } }>(f).params.progress)).toEqual([1, 2, 3]);
     expect(json(frames.at(-1)!)).toMatchObject({
@@ -178,7 +189,7 @@ describe.skipIf(!hasNginx())('behind nginx (config from docs/deploying-behind-ng
     const big = JSON.stringify(call(1, 'echo', { text: 'x'.repeat(4.5 * 1024 * 1024) }));
     const seed = await openSeed(nginx.url);
     const legacy = await fetch(`${nginx.url}/sse`, { headers: { accept: 'text/event-stream' } });
-    const legacyReader = new FrameReader(legacy.body!);
+    const legacyReader = new SseReader(legacy.body!);
     const endpoint = (await legacyReader.nextEvent('endpoint')).data!;
     const targets = [
       { url: `${nginx.url}/mcp/sse`, headers: SEED_HEADERS },

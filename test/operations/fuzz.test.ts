@@ -1,7 +1,8 @@
 import { request } from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
+import { waitFor } from '../support/process.js';
+import { startTether, type TestTether } from '../support/tether.js';
 
 let t: TestTether;
 beforeAll(async () => {

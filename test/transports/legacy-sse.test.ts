@@ -5,8 +5,9 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type CreateTetherOptions, createTether } from '../../src/index.js';
-import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
-import { FrameReader, gate, json, type FrameReader as Reader, within } from './support/sse.js';
+import { gate, waitFor, within } from '../support/process.js';
+import { json, type SseReader as Reader, SseReader } from '../support/sse.js';
+import { startTether, type TestTether } from '../support/tether.js';
 import { call, holdSetup } from './support/tools.js';
 
 let t: TestTether | undefined;
@@ -39,7 +40,7 @@ async function openLegacy(base: string, path = '/sse'): Promise<RawLegacy> {
   });
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toBe('text/event-stream');
-  const reader = new FrameReader(res.body!);
+  const reader = new SseReader(res.body!);
   const first = await reader.next();
   expect(first?.event).toBe('endpoint');
   const endpoint = first!.data!;
@@ -262,7 +263,7 @@ describe('legacy HTTP+SSE over raw fetch', () => {
     });
     const res = await fetch(`${tt.url}/sse`, { headers: { accept: 'text/event-stream' } });
     expect(res.status).toBe(200);
-    const frames = await new FrameReader(res.body!).rest(5_000);
+    const frames = await new SseReader(res.body!).rest(5_000);
     expect(frames).toEqual([expect.objectContaining({ retry: 4_321 })]);
     expect(tt.logsOf('connection.closed')).toEqual([
       expect.objectContaining({ transport: 'legacy-sse', reason: 'error' }),

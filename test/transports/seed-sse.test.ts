@@ -4,8 +4,10 @@ import { type IncomingMessage, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CreateTetherOptions } from '../../src/index.js';
-import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
-import { FrameReader, followUp, gate, json, openSeed, rpc, SEED_HEADERS, within } from './support/sse.js';
+import { gate, waitFor, within } from '../support/process.js';
+import { followUp, openSeed, rpc, SEED_HEADERS } from '../support/rpc.js';
+import { json, SseReader } from '../support/sse.js';
+import { startTether, type TestTether } from '../support/tether.js';
 import { call, holdSetup } from './support/tools.js';
 
 let t: TestTether | undefined;
@@ -82,7 +84,7 @@ describe('POST /mcp/sse: opening a stream', () => {
     expect(opened.sort()).toEqual([...ids].sort());
 
     const res = await fetch(`${tt.url}/mcp/sse`, { method: 'POST', headers: SEED_HEADERS, body: '' });
-    const reader = new FrameReader(res.body!);
+    const reader = new SseReader(res.body!);
     cleanups.push(() => reader.cancel());
     const welcome = await reader.next();
     expect(welcome?.event).toBe('welcome');

@@ -46,16 +46,3 @@ export async function startTether(options: CreateTetherOptions = {}): Promise<Te
     close: () => tether.close(),
   };
 }
-
-/** Polls `predicate` every 10 ms until it holds or `timeoutMs` passes; throws on timeout. */
-export async function waitFor(
-  predicate: () => boolean,
-  timeoutMs = 5_000,
-  what = 'condition',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
