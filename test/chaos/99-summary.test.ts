@@ -1,6 +1,7 @@
-// Runs last (the chaos config sorts files by name): checks that the suite as a
-// whole saw every close reason, then writes every measurement to
-// <tmp>/mcp-tether-chaos-*/last-run.json and prints it.
+// Runs after every scenario (its own project, in a later group: see
+// vitest.config.ts), whatever order they ran in: reads the result files they
+// wrote, checks that the suite as a whole saw every close reason, then writes
+// every measurement to <tmp>/mcp-tether-chaos-*/last-run.json and prints it.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';

@@ -5,9 +5,11 @@ import type { TestProject } from 'vitest/node';
 
 /**
  * One temp directory per chaos run for measurements, server logs and tool
- * events; the last file of the suite (99-summary) writes `last-run.json` there.
+ * events; the summary (99-summary, in the group after the scenarios) writes
+ * `last-run.json` there. Each project loads this file on its own, so the
+ * directory is kept in the main process's environment for the other project.
  */
 export default function setup(project: TestProject): void {
-  const dir = mkdtempSync(join(tmpdir(), 'mcp-tether-chaos-'));
-  project.provide('chaosResultsDir', dir);
+  process.env.CHAOS_RESULTS_DIR ??= mkdtempSync(join(tmpdir(), 'mcp-tether-chaos-'));
+  project.provide('chaosResultsDir', process.env.CHAOS_RESULTS_DIR);
 }
