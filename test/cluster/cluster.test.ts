@@ -6,49 +6,16 @@
  * events fan out to every node.
  */
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import type { McpServer } from '@modelcontextprotocol/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { registerDemoTools } from '../../src/demo/demo-tools.js';
 import { waitFor } from '../support/process.js';
-import { getSse, initSession, postSse, readUntil, rpc } from '../support/rpc.js';
+import { deleteSession, getSse, initSession, post, postSse, readUntil, rpc } from '../support/rpc.js';
 import type { SseMessage } from '../support/sse.js';
 import { startTether, type TestTether } from '../support/tether.js';
 import { hasRedis, REDIS_BIN, type RunningRedis, startRedis } from './support/redis.js';
+import { clusterSetup } from './support/tools.js';
 
 if (!hasRedis())
   console.warn(`redis-server not found at ${REDIS_BIN}: skipping the cluster suite (CI installs it)`);
-
-/** Demo tools plus `announce`, which sends a notification unrelated to any request (standalone stream). */
-function setup(server: McpServer): void {
-  registerDemoTools(server);
-  server.registerTool(
-    'announce',
-    { description: 'tools/list_changed on the standalone stream' },
-    async () => {
-      await server.sendToolListChanged();
-      return { content: [{ type: 'text', text: 'announced' }] };
-    },
-  );
-  server.registerTool(
-    'confirm',
-    { description: 'asks the client (elicitation)', inputSchema: z.object({}) },
-    async (_args, ctx) => {
-      const result = await ctx.mcpReq.elicitInput({
-        mode: 'form',
-        message: 'Sure?',
-        requestedSchema: {
-          type: 'object',
-          properties: { ok: { type: 'boolean', title: 'OK' } },
-          required: ['ok'],
-        },
-      });
-      return {
-        content: [{ type: 'text', text: `${result.action}: ${JSON.stringify(result.content ?? null)}` }],
-      };
-    },
-  );
-}
 
 describe.skipIf(!hasRedis())('cluster (Redis)', () => {
   let redis: RunningRedis;
@@ -61,7 +28,7 @@ describe.skipIf(!hasRedis())('cluster (Redis)', () => {
     redis = await startRedis();
     nodes = await Promise.all(
       [0, 1, 2].map(() =>
-        startTether({ redisUrl: redis.url, setup, logLevel: 'info', pingIntervalMs: 60_000 }),
+        startTether({ redisUrl: redis.url, setup: clusterSetup, logLevel: 'info', pingIntervalMs: 60_000 }),
       ),
     );
     [A, B, C] = nodes as [TestTether, TestTether, TestTether];
@@ -254,21 +221,10 @@ describe.skipIf(!hasRedis())('cluster (Redis)', () => {
     const sid = await initSession(A.mcpUrl);
     await readUntil(await postSse(B.mcpUrl, sid, rpc(1, 'tools/list')), (m) => m.message.id === 1);
     expect(B.tether.sessions.get(sid)).toBeDefined();
-    const del = await fetch(C.mcpUrl, {
-      method: 'DELETE',
-      headers: { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
-    });
+    const del = await deleteSession(C.mcpUrl, sid);
     expect(del.status).toBe(200);
     await waitFor(() => A.tether.sessions.get(sid) === undefined && B.tether.sessions.get(sid) === undefined);
-    const after = await fetch(A.mcpUrl, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-session-id': sid,
-      },
-      body: JSON.stringify(rpc(2, 'tools/list')),
-    });
+    const after = await post(A.mcpUrl, rpc(2, 'tools/list'), { 'mcp-session-id': sid });
     expect(after.status).toBe(404);
   });
 

@@ -5,26 +5,13 @@
  * nodes.
  */
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import type { McpServer } from '@modelcontextprotocol/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerDemoTools } from '../../src/demo/demo-tools.js';
 import { type Child, freePort, killAll, spawnNode, waitFor } from '../support/process.js';
-import { getSse, initSession, type OpenSse, postSse, readUntil, rpc } from '../support/rpc.js';
+import { getSse, initSession, type OpenSse, post, postSse, readUntil, rpc } from '../support/rpc.js';
 import type { SseMessage } from '../support/sse.js';
 import { startTether, type TestTether } from '../support/tether.js';
 import { hasRedis, pauseRedis, type RunningRedis, startRedis } from './support/redis.js';
-
-function setup(server: McpServer): void {
-  registerDemoTools(server);
-  server.registerTool(
-    'announce',
-    { description: 'tools/list_changed on the standalone stream' },
-    async () => {
-      await server.sendToolListChanged();
-      return { content: [{ type: 'text', text: 'announced' }] };
-    },
-  );
-}
+import { clusterSetup } from './support/tools.js';
 
 interface ChildNode {
   child: Child;
@@ -77,7 +64,9 @@ describe.skipIf(!hasRedis())('cluster failover (Redis)', () => {
   beforeAll(async () => {
     redis = await startRedis();
     [B, C] = (await Promise.all(
-      [0, 1].map(() => startTether({ redisUrl: redis.url, setup, logLevel: 'info', pingIntervalMs: 60_000 })),
+      [0, 1].map(() =>
+        startTether({ redisUrl: redis.url, setup: clusterSetup, logLevel: 'info', pingIntervalMs: 60_000 }),
+      ),
     )) as [TestTether, TestTether];
   });
 
@@ -165,7 +154,9 @@ describe.skipIf(!hasRedis())('Redis outages', () => {
   it('answers new sessions 503 while Redis is down, keeps serving, and recovers when it is back', async () => {
     const redis = await startRedis();
     const [A, B] = (await Promise.all(
-      [0, 1].map(() => startTether({ redisUrl: redis.url, setup, logLevel: 'info', pingIntervalMs: 60_000 })),
+      [0, 1].map(() =>
+        startTether({ redisUrl: redis.url, setup: clusterSetup, logLevel: 'info', pingIntervalMs: 60_000 }),
+      ),
     )) as [TestTether, TestTether];
     try {
       const before = await initSession(`${A.url}/mcp`);
@@ -241,7 +232,7 @@ describe.skipIf(!hasRedis())('shared session TTL', () => {
     const redis = await startRedis();
     const opts = {
       redisUrl: redis.url,
-      setup,
+      setup: clusterSetup,
       logLevel: 'info',
       pingIntervalMs: 500,
       // Unanswered liveness pings must not close the GET stream during the test.
@@ -264,15 +255,7 @@ describe.skipIf(!hasRedis())('shared session TTL', () => {
       // Idle from here: the shared record expires one TTL (1.5 s) later and the nodes' copies are
       // swept. A request in between would keep it alive, so wait once, with a wide margin.
       await new Promise((r) => setTimeout(r, 6_000));
-      const gone = await fetch(`${B.url}/mcp`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-          'mcp-session-id': sid,
-        },
-        body: JSON.stringify(rpc(2, 'tools/list')),
-      });
+      const gone = await post(`${B.url}/mcp`, rpc(2, 'tools/list'), { 'mcp-session-id': sid });
       expect(gone.status).toBe(404);
     } finally {
       await Promise.all([A.close(), B.close()]);

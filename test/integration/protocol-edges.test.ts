@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../support/process.js';
-import { getStream, openRawSession, post, type RawSession, rpc } from '../support/rpc.js';
+import { deleteSession, getStream, openRawSession, post, type RawSession, rpc } from '../support/rpc.js';
 import { SseReader, type Wire } from '../support/sse.js';
 import { startTether, type TestTether } from '../support/tether.js';
 import { fixtureSetup } from './fixtures.js';
@@ -96,7 +96,7 @@ describe('/mcp sessions (2025 era)', () => {
 
   it('DELETE ends the session; later requests get 404', async () => {
     expect(t.tether.sessions.get(session.sessionId)).toBeDefined();
-    const res = await fetch(t.mcpUrl, { method: 'DELETE', headers: session.headers });
+    const res = await deleteSession(t.mcpUrl, session);
     expect(res.status).toBe(200);
     await res.body?.cancel();
     expect(t.tether.sessions.get(session.sessionId)).toBeUndefined();
@@ -107,7 +107,7 @@ describe('/mcp sessions (2025 era)', () => {
     const after = await post(t.mcpUrl, toolsList(), session.headers);
     expect(after.status).toBe(404);
     await after.body?.cancel();
-    const again = await fetch(t.mcpUrl, { method: 'DELETE', headers: session.headers });
+    const again = await deleteSession(t.mcpUrl, session);
     expect(again.status).toBe(404);
     await again.body?.cancel();
   });
@@ -117,7 +117,7 @@ describe('/mcp sessions (2025 era)', () => {
     expect(get.status).toBe(200);
     const sse = new SseReader(get.body!);
     await sse.next();
-    const res = await fetch(t.mcpUrl, { method: 'DELETE', headers: session.headers });
+    const res = await deleteSession(t.mcpUrl, session);
     expect(res.status).toBe(200);
     await res.body?.cancel();
     // The stream ends (after a final retry hint), it is not left hanging.

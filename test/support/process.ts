@@ -13,8 +13,21 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const WATCHDOG = fileURLToPath(new URL('./watchdog.mjs', import.meta.url));
 const WATCHDOG_ENV = { TETHER_TEST_PARENT_PID: String(process.pid) };
 
-/** Resolves after `ms`. */
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** Resolves after `ms`; rejects with the signal's reason as soon as `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
 
 /** A port free on 127.0.0.1 a moment ago (another process may still take it: retry on EADDRINUSE). */
 export function freePort(): Promise<number> {
@@ -168,6 +181,15 @@ function start(
     });
   });
   const closed = exited.then(() => undefined);
+  const label = `${command} ${pid}`;
+  const subscribe = (listen: (line: string) => void) => listeners.add(listen);
+  const textLines = collectLines<string>(
+    subscribe,
+    closed,
+    label,
+    () => stderr,
+    (text) => text,
+  );
   const handle: Child = {
     process: child,
     pid,
@@ -175,33 +197,7 @@ function start(
     stderr: () => stderr,
     onLine: (listen) => listeners.add(listen),
     line(match, timeoutMs, what = String(match)) {
-      const test = typeof match === 'function' ? match : (l: string) => match.test(l);
-      const found = stdout
-        .slice(0, stdout.lastIndexOf('\n') + 1)
-        .split('\n')
-        .find(test);
-      if (found !== undefined) return Promise.resolve(found);
-      return new Promise<string>((resolve, reject) => {
-        const done = () => {
-          clearTimeout(timer);
-          listeners.delete(listen);
-        };
-        const listen = (l: string) => {
-          if (!test(l)) return;
-          done();
-          resolve(l);
-        };
-        const timer = setTimeout(() => {
-          done();
-          reject(new Error(`${command} ${pid}: no ${what} within ${timeoutMs} ms; stderr: ${stderr}`));
-        }, timeoutMs);
-        listeners.add(listen);
-        void closed.then(() => {
-          if (!listeners.has(listen)) return;
-          done();
-          reject(new Error(`${command} ${pid} exited before ${what}; stderr: ${stderr}`));
-        });
-      });
+      return textLines.wait(typeof match === 'function' ? match : (l) => match.test(l), timeoutMs, what);
     },
     exited,
     alive: () => alive(child),
@@ -256,4 +252,74 @@ export function spawnNode(
 /** SIGKILLs, by PID, every child spawned here that is still running, and waits for each to exit. */
 export async function killAll(): Promise<void> {
   await Promise.all([...running].map((c) => c.kill()));
+}
+
+/** A child's stdout JSON lines, parsed as they arrive. */
+export interface JsonLines<T> {
+  readonly lines: T[];
+  /** Resolves with the first line (printed or to come) matching `predicate`; rejects at exit or after `timeoutMs`. */
+  wait(predicate: (line: T) => boolean, timeoutMs: number, what: string): Promise<T>;
+}
+
+/**
+ * Parses every stdout line of `child` that `accept` lets through as JSON
+ * (`map` may add fields), from now on.
+ */
+export function jsonLines<T>(
+  child: Child,
+  accept: (text: string) => boolean = (text) => text.startsWith('{'),
+  map: (line: T) => T = (line) => line,
+): JsonLines<T> {
+  return collectLines<T>(
+    (listen) => child.onLine(listen),
+    child.exited,
+    String(child.pid),
+    () => child.stderr(),
+    (text) => (accept(text) ? map(JSON.parse(text) as T) : undefined),
+  );
+}
+
+/** Lines as `parse` makes them (undefined: skipped), kept in order, with a bounded wait for one. */
+function collectLines<T>(
+  subscribe: (listen: (text: string) => void) => void,
+  closed: Promise<unknown>,
+  label: string,
+  stderr: () => string,
+  parse: (text: string) => T | undefined,
+): JsonLines<T> {
+  const lines: T[] = [];
+  const watchers = new Set<(line: T) => void>();
+  subscribe((text) => {
+    const line = parse(text);
+    if (line === undefined) return;
+    lines.push(line);
+    for (const w of [...watchers]) w(line);
+  });
+  const wait = (predicate: (line: T) => boolean, timeoutMs: number, what: string) => {
+    const found = lines.find(predicate);
+    if (found !== undefined) return Promise.resolve(found);
+    return new Promise<T>((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        watchers.delete(watch);
+      };
+      const watch = (line: T) => {
+        if (!predicate(line)) return;
+        done();
+        resolve(line);
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`${label}: no ${what} within ${timeoutMs} ms; stderr: ${stderr()}`));
+      }, timeoutMs);
+      watchers.add(watch);
+      // The child's `exited` resolves once stdout is drained, so every printed line has been seen.
+      void closed.then(() => {
+        if (!watchers.has(watch)) return;
+        done();
+        reject(new Error(`${label} exited before ${what}; stderr: ${stderr()}`));
+      });
+    });
+  };
+  return { lines, wait };
 }

@@ -228,3 +228,44 @@ export function followUp(base: string, connectionId: string, body: unknown): Pro
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
 }
+
+/** Options for {@link modernRequest}. */
+export interface ModernRequestOptions {
+  clientInfo?: { name: string; version: string };
+  capabilities?: Record<string, unknown>;
+  progressToken?: string;
+}
+
+/**
+ * A raw 2026-07-28 request: its headers (`Mcp-Method`, and `Mcp-Name` for a
+ * tools/call) and its body, with the per-request envelope in `_meta`.
+ *
+ * @example
+ * const { headers, body } = modernRequest(1, 'tools/call', { name: 'echo', arguments: { text: 'hi' } });
+ * const s = await openStream(mcpUrl, { headers, body });
+ */
+export function modernRequest(
+  id: string | number,
+  method: string,
+  params: Record<string, unknown> = {},
+  options: ModernRequestOptions = {},
+): { headers: Record<string, string>; body: Wire } {
+  const name = method === 'tools/call' && typeof params.name === 'string' ? params.name : undefined;
+  return {
+    headers: {
+      accept: ACCEPT_BOTH,
+      'mcp-protocol-version': MODERN_VERSION,
+      'mcp-method': method,
+      ...(name === undefined ? {} : { 'mcp-name': name }),
+    },
+    body: rpc(id, method, {
+      ...params,
+      _meta: {
+        'io.modelcontextprotocol/protocolVersion': MODERN_VERSION,
+        'io.modelcontextprotocol/clientInfo': options.clientInfo ?? { name: 'raw', version: '1' },
+        'io.modelcontextprotocol/clientCapabilities': options.capabilities ?? {},
+        ...(options.progressToken === undefined ? {} : { progressToken: options.progressToken }),
+      },
+    }),
+  };
+}

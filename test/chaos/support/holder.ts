@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { type Child, type ChildExit, spawnNode } from '../../support/process.js';
+import { type Child, type ChildExit, jsonLines, spawnNode } from '../../support/process.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/holder.mjs', import.meta.url));
 
@@ -70,39 +70,7 @@ export interface Holder {
 export function spawnHolder(spec: HolderSpec, readyTimeoutMs = 30_000): Holder {
   const child = spawnNode([FIXTURE, JSON.stringify(spec)], { stdin: true });
   const pid = child.pid;
-  const lines: HolderLine[] = [];
-  const watchers = new Set<(l: HolderLine) => void>();
-  child.onLine((text) => {
-    if (text === '') return;
-    const l = JSON.parse(text) as HolderLine;
-    lines.push(l);
-    for (const w of [...watchers]) w(l);
-  });
-
-  const line = (predicate: (l: HolderLine) => boolean, timeoutMs: number, what: string) => {
-    const found = lines.find(predicate);
-    if (found) return Promise.resolve(found);
-    return new Promise<HolderLine>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        watchers.delete(watch);
-        reject(new Error(`holder ${pid}: no ${what} within ${timeoutMs} ms; stderr: ${child.stderr()}`));
-      }, timeoutMs);
-      const watch = (l: HolderLine) => {
-        if (!predicate(l)) return;
-        clearTimeout(timer);
-        watchers.delete(watch);
-        resolve(l);
-      };
-      watchers.add(watch);
-      // `exited` resolves once stdout is drained, so every printed line has been seen.
-      void child.exited.then(() => {
-        if (!watchers.has(watch)) return;
-        clearTimeout(timer);
-        watchers.delete(watch);
-        reject(new Error(`holder ${pid} exited before ${what}; stderr: ${child.stderr()}`));
-      });
-    });
-  };
+  const { lines, wait: line } = jsonLines<HolderLine>(child, (text) => text !== '');
 
   const ready = line((l) => l.type === 'ready', readyTimeoutMs, 'ready').then(
     (l) => l.streams as StreamInfo[],

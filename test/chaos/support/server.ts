@@ -1,7 +1,14 @@
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Child, type ChildExit, REPO_ROOT, spawnNode, within } from '../../support/process.js';
+import {
+  type Child,
+  type ChildExit,
+  jsonLines,
+  REPO_ROOT,
+  spawnNode,
+  within,
+} from '../../support/process.js';
 import type { ToolEvent } from '../fixtures/chaos-tools.js';
 import { recordReasons, resultsDir } from './results.js';
 
@@ -67,41 +74,18 @@ export async function startServer(name: string, flags: string[] = []): Promise<C
     },
   );
   const pid = child.pid;
-  const logs: ServerLog[] = [];
-  const watchers = new Set<(l: ServerLog) => void>();
   const raw = createWriteStream(join(dir, `${name}.log`));
   child.process.stdout?.on('data', (chunk: string) => raw.write(chunk));
   child.process.stderr?.on('data', (chunk: string) => raw.write(`[stderr] ${chunk}`));
-  child.onLine((text) => {
-    if (!text.startsWith('{')) return;
-    const line = JSON.parse(text) as ServerLog;
+  const { lines: logs, wait: waitForLog } = jsonLines<ServerLog>(child, undefined, (line) => {
     line.t = Date.parse(line.time);
-    logs.push(line);
-    for (const w of [...watchers]) w(line);
+    return line;
   });
   // Timed at 'exit', resolved at 'close': by then every line it printed has been read.
   const exited = child.exited.then((e) => {
     raw.end();
     return e;
   });
-
-  const waitForLog = (predicate: (l: ServerLog) => boolean, timeoutMs: number, what: string) => {
-    const found = logs.find(predicate);
-    if (found) return Promise.resolve(found);
-    return new Promise<ServerLog>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        watchers.delete(watch);
-        reject(new Error(`${name}: no log line for ${what} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const watch = (l: ServerLog) => {
-        if (!predicate(l)) return;
-        clearTimeout(timer);
-        watchers.delete(watch);
-        resolve(l);
-      };
-      watchers.add(watch);
-    });
-  };
 
   const listening = await Promise.race([
     waitForLog((l) => l.msg === 'server.listening', 30_000, 'server.listening'),

@@ -5,21 +5,8 @@
 import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { SetupFn } from '../../../src/index.js';
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
+import { sleep } from '../../support/process.js';
+import { modernRequest } from '../../support/rpc.js';
 
 /** What the recording countdown saw of one call. */
 export interface CountdownRun {
@@ -93,4 +80,14 @@ export function recordingSetup(): { setup: SetupFn; runs: CountdownRun[] } {
     );
   };
   return { setup, runs };
+}
+
+/** A raw 2026-07-28 tools/call of the recording countdown (id `modern`, progress token `m`). */
+export function modernCountdown(seconds: number, stepMs: number) {
+  return modernRequest(
+    'modern',
+    'tools/call',
+    { name: 'countdown', arguments: { seconds, stepMs } },
+    { progressToken: 'm' },
+  );
 }
