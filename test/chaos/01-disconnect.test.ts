@@ -3,6 +3,7 @@
 // transport with tool calls in flight.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killAll, poll } from '../support/process.js';
+import { getHeaders } from '../support/rpc.js';
 import { type StreamSpec, spawnHolder } from './support/holder.js';
 import {
   baseline,
@@ -134,9 +135,7 @@ describe.each([
     }
     for (const id of [get.sessionId!, post.sessionId!]) {
       expect(await sessionStatus(server, id)).toBe(404);
-      const resume = await http(`${server.url}/mcp`, {
-        headers: { accept: 'text/event-stream', 'mcp-session-id': id, 'mcp-protocol-version': '2025-11-25' },
-      });
+      const resume = await http(`${server.url}/mcp`, { headers: getHeaders(id) });
       expect(resume.status).toBe(404);
     }
 

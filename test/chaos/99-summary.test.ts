@@ -1,7 +1,7 @@
-// Runs after every scenario (its own project, in a later group: see
-// vitest.config.ts), whatever order they ran in: reads the result files they
-// wrote, checks that the suite as a whole saw every close reason, then writes
-// every measurement to <tmp>/mcp-tether-chaos-*/last-run.json and prints it.
+// Runs after every scenario (the chaos config puts it last, by path), whatever
+// order they ran in: reads the result file each wrote, checks that the suite
+// as a whole saw every close reason, then writes every measurement to
+// <tmp>/mcp-tether-chaos-*/last-run.json and prints it.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
