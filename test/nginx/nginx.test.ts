@@ -18,7 +18,7 @@ import {
   startNginx,
 } from '../support/nginx.js';
 import { waitFor } from '../support/process.js';
-import { openSeed, SEED_HEADERS } from '../support/rpc.js';
+import { openRawSession, openSeed, post, SEED_HEADERS, toolCall } from '../support/rpc.js';
 import { json, type ReceivedFrame, SseReader, tapWrites, type WrittenFrame } from '../support/sse.js';
 import { startTether, type TestTether } from '../support/tether.js';
 import { call } from '../transports/support/tools.js';
@@ -87,40 +87,14 @@ describe.skipIf(!hasNginx())('behind nginx (config from docs/deploying-behind-ng
   });
 
   it('delivers countdown progress over /mcp one event at a time', async () => {
-    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-    const init = await fetch(`${nginx.url}/mcp`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 0,
-        method: 'initialize',
-        params: {
-          protocolVersion: '2025-11-25',
-          capabilities: {},
-          clientInfo: { name: 'nginx-test', version: '1' },
-        },
-      }),
-    });
-    expect(init.status).toBe(200);
-    const sessionId = init.headers.get('mcp-session-id')!;
-    await new SseReader(init.body!).rest();
-    const session = { ...headers, 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' };
-    const ack = await fetch(`${nginx.url}/mcp`, {
-      method: 'POST',
-      headers: session,
-      body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
-    });
-    expect(ack.status).toBe(202);
+    const session = await openRawSession(`${nginx.url}/mcp`, { clientName: 'nginx-test' });
 
-    const body = call(1, 'countdown', { seconds: 3 });
-    (body.params as Record<string, unknown>)._meta = { progressToken: 'cd' };
     const opened = [...t.tether.registry.values()].map((c) => c.id);
-    const res = await fetch(`${nginx.url}/mcp`, {
-      method: 'POST',
-      headers: session,
-      body: JSON.stringify(body),
-    });
+    const res = await post(
+      `${nginx.url}/mcp`,
+      toolCall(1, 'countdown', { seconds: 3 }, 'cd'),
+      session.headers,
+    );
     expect(res.headers.get('content-type')).toBe('text/event-stream');
     const stream = [...t.tether.registry.values()].find(
       (c) => !opened.includes(c.id) && c.kind === 'response',

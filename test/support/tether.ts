@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import { afterEach } from 'vitest';
 import { type CreateTetherOptions, createTether, type Tether } from '../../src/index.js';
 
 /** A log line as pino wrote it. */
@@ -44,5 +45,34 @@ export async function startTether(options: CreateTetherOptions = {}): Promise<Te
     logs,
     logsOf: (msg) => logs.filter((l) => l.msg === msg),
     close: () => tether.close(),
+  };
+}
+
+/**
+ * One instance per test: `start()` starts it, and after each test every
+ * cleanup given to `defer()` runs (last first), then the instance closes.
+ * Call once at the top of a file.
+ *
+ * @example
+ * const { start, defer } = tetherPerTest();
+ * it('...', async () => { const t = await start(); defer(() => reader.cancel()); });
+ */
+export function tetherPerTest(): {
+  start(options?: CreateTetherOptions): Promise<TestTether>;
+  defer(cleanup: () => unknown): void;
+} {
+  let current: TestTether | undefined;
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    await current?.close();
+    current = undefined;
+  });
+  return {
+    async start(options = {}) {
+      current = await startTether(options);
+      return current;
+    },
+    defer: (cleanup) => cleanups.push(cleanup),
   };
 }
