@@ -9,8 +9,8 @@
  */
 import pino from 'pino';
 import { createTether, type Tether } from '../src/index.js';
-import { initialize, post, readUntil, rpc } from '../test/cluster/support/mcp.js';
 import { startRedis } from '../test/cluster/support/redis.js';
+import { initSession, postSse, readUntil, rpc } from '../test/support/rpc.js';
 
 const CALLS = Number(process.argv[2] ?? 2000);
 const CONCURRENCY = Number(process.argv[3] ?? 16);
@@ -31,7 +31,11 @@ let nextId = 1;
 async function call(base: string, sid: string): Promise<number> {
   const id = nextId++;
   const started = performance.now();
-  const s = await post(base, sid, rpc(id, 'tools/call', { name: 'add', arguments: { a: 1, b: 2 } }));
+  const s = await postSse(
+    `${base}/mcp`,
+    sid,
+    rpc(id, 'tools/call', { name: 'add', arguments: { a: 1, b: 2 } }),
+  );
   const got = await readUntil(s, (m) => m.message.id === id);
   if (got.at(-1)?.message.result === undefined) throw new Error('no result');
   return performance.now() - started;
@@ -69,11 +73,11 @@ async function measure(base: string, sid: string): Promise<Result> {
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
 const memory = await node();
-const memSid = await initialize(memory.url);
+const memSid = await initSession(`${memory.url}/mcp`);
 const redis = await startRedis();
 const a = await node(redis.url);
 const b = await node(redis.url);
-const sid = await initialize(a.url);
+const sid = await initSession(`${a.url}/mcp`);
 const targets: Array<[string, string, string]> = [
   ['in memory, one process', memory.url, memSid],
   ['Redis, on the node that created it', a.url, sid],

@@ -2,7 +2,8 @@ import type { McpServer } from '@modelcontextprotocol/server';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { registerDemoTools } from '../../src/index.js';
-import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
+import { waitFor } from '../support/process.js';
+import { startTether, type TestTether } from '../support/tether.js';
 import {
   expectAtLeast,
   expectText,

@@ -2,6 +2,8 @@
 // sockets and exits) or abruptly (SIGKILL), holding one stream of every
 // transport with tool calls in flight.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { killAll, poll } from '../support/process.js';
+import { getHeaders } from '../support/rpc.js';
 import { type StreamSpec, spawnHolder } from './support/holder.js';
 import {
   baseline,
@@ -12,7 +14,6 @@ import {
   metrics,
   sessionStatus,
 } from './support/probe.js';
-import { poll, stopAll } from './support/processes.js';
 import { record } from './support/results.js';
 import { type ChaosServer, closedLine, startServer } from './support/server.js';
 import { KIND_LABEL, matchConnections } from './support/streams.js';
@@ -37,7 +38,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
-  stopAll();
+  await killAll();
 });
 
 function streamsFor(tag: string): StreamSpec[] {
@@ -134,9 +135,7 @@ describe.each([
     }
     for (const id of [get.sessionId!, post.sessionId!]) {
       expect(await sessionStatus(server, id)).toBe(404);
-      const resume = await http(`${server.url}/mcp`, {
-        headers: { accept: 'text/event-stream', 'mcp-session-id': id, 'mcp-protocol-version': '2025-11-25' },
-      });
+      const resume = await http(`${server.url}/mcp`, { headers: getHeaders(id) });
       expect(resume.status).toBe(404);
     }
 

@@ -6,9 +6,9 @@
 // the buffers back up. After SIGCONT the client sees its streams closed and
 // opens new ones.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { killAll, poll, sleep } from '../support/process.js';
 import { type StreamSpec, spawnHolder } from './support/holder.js';
 import { baseline, leftovers, liveConnections, syncLogs } from './support/probe.js';
-import { poll, sleep, stopAll } from './support/processes.js';
 import { record } from './support/results.js';
 import { type ChaosServer, closedLine, startServer } from './support/server.js';
 import { KIND_LABEL, matchConnections } from './support/streams.js';
@@ -37,7 +37,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
-  stopAll();
+  await killAll();
 });
 
 /** ~8 MB/s of 4 KiB progress notifications, for at most 6 s. */

@@ -4,6 +4,7 @@
 // a session kept busy by resuming clients outlives the short idle TTL, one
 // left alone is freed by it, one deleted ends with its stream.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { killAll, poll } from '../support/process.js';
 import { type HolderLine, spawnHolder } from './support/holder.js';
 import {
   baseline,
@@ -14,7 +15,6 @@ import {
   sessionStatus,
   syncLogs,
 } from './support/probe.js';
-import { poll, stopAll } from './support/processes.js';
 import { record, stats } from './support/results.js';
 import { type ChaosServer, startServer } from './support/server.js';
 
@@ -41,7 +41,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
-  stopAll();
+  await killAll();
 });
 
 const range = (n: number) => Array.from({ length: n }, (_, k) => k + 1);

@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { killAll, poll } from '../support/process.js';
 import type { DebugMemory } from './fixtures/chaos-tools.js';
 import { type Holder, type StreamSpec, spawnHolder } from './support/holder.js';
 import {
@@ -18,7 +19,6 @@ import {
   rssMiB,
   tcpSockets,
 } from './support/probe.js';
-import { poll, stopAll } from './support/processes.js';
 import { record, resultsDir, stats } from './support/results.js';
 import { type ChaosServer, startServer } from './support/server.js';
 
@@ -40,7 +40,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
-  stopAll();
+  await killAll();
 });
 
 /** Once this file exists, the 2025-era calls of the round named `round` finish. */

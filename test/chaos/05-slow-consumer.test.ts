@@ -3,9 +3,9 @@
 // request). The server must close each as slow_consumer while the flood is
 // still running, and its memory must stay bounded and come back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { killAll, poll, sleep } from '../support/process.js';
 import { spawnHolder } from './support/holder.js';
 import { baseline, debugMemory, leftovers, liveConnections, rssMiB } from './support/probe.js';
-import { poll, sleep, stopAll } from './support/processes.js';
 import { record } from './support/results.js';
 import { type ChaosServer, closedLine, startServer } from './support/server.js';
 import { KIND_LABEL, matchConnections } from './support/streams.js';
@@ -35,7 +35,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
-  stopAll();
+  await killAll();
 });
 
 const flood = (tag: string, max = MAX) => ({

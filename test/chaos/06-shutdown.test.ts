@@ -4,9 +4,9 @@
 // reason shutdown), and the process exits 0 within the grace period. A second
 // signal forces the exit.
 import { afterAll, describe, expect, it } from 'vitest';
+import { killAll } from '../support/process.js';
 import { spawnHolder } from './support/holder.js';
 import { liveConnections } from './support/probe.js';
-import { stopAll } from './support/processes.js';
 import { record } from './support/results.js';
 import { startServer } from './support/server.js';
 import { KIND_LABEL, matchConnections } from './support/streams.js';
@@ -14,8 +14,8 @@ import { KIND_LABEL, matchConnections } from './support/streams.js';
 const GRACE_MS = 5_000;
 const CALL = { seconds: 8, stepMs: 250 };
 
-afterAll(() => {
-  stopAll();
+afterAll(async () => {
+  await killAll();
 });
 
 const countdown = (tag: string) => ({ name: 'countdown', arguments: { ...CALL, tag } });

@@ -4,9 +4,9 @@
 // through the admin API, a client is killed) a client honouring Retry-After
 // is admitted.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { killAll, poll } from '../support/process.js';
 import { spawnHolder } from './support/holder.js';
 import { closeConnection, http, liveConnections, syncLogs } from './support/probe.js';
-import { poll, stopAll } from './support/processes.js';
 import { record } from './support/results.js';
 import { type ChaosServer, closedLine, startServer } from './support/server.js';
 
@@ -28,7 +28,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
-  stopAll();
+  await killAll();
 });
 
 describe('caps', () => {

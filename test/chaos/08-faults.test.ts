@@ -4,9 +4,9 @@
 // nothing leaks, and the server keeps serving.
 import { rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { killAll, poll, sleep } from '../support/process.js';
 import { spawnHolder } from './support/holder.js';
 import { baseline, http, leftovers, liveConnections, syncLogs } from './support/probe.js';
-import { poll, sleep, stopAll } from './support/processes.js';
 import { record } from './support/results.js';
 import { type ChaosServer, closedLine, startServer } from './support/server.js';
 
@@ -18,7 +18,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
-  stopAll();
+  await killAll();
 });
 
 const flood = { name: 'flood', arguments: { bytes: 4_096, perTick: 20, tickMs: 10, max: 4_000, tag: 'rst' } };

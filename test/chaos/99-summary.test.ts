@@ -1,5 +1,6 @@
-// Runs last (the chaos config sorts files by name): checks that the suite as a
-// whole saw every close reason, then writes every measurement to
+// Runs after every scenario (the chaos config puts it last, by path), whatever
+// order they ran in: reads the result file each wrote, checks that the suite
+// as a whole saw every close reason, then writes every measurement to
 // <tmp>/mcp-tether-chaos-*/last-run.json and prints it.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

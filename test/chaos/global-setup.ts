@@ -5,7 +5,8 @@ import type { TestProject } from 'vitest/node';
 
 /**
  * One temp directory per chaos run for measurements, server logs and tool
- * events; the last file of the suite (99-summary) writes `last-run.json` there.
+ * events; the summary (99-summary, run after every scenario) writes
+ * `last-run.json` there.
  */
 export default function setup(project: TestProject): void {
   const dir = mkdtempSync(join(tmpdir(), 'mcp-tether-chaos-'));

@@ -1,51 +1,24 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterEach, describe, expect, it } from 'vitest';
-
-const BIN = ['--import', 'tsx', 'src/cli/bin.ts'];
-const children: ChildProcess[] = [];
+import { killAll, spawnNode } from '../support/process.js';
 
 function run(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [...BIN, ...args], {
-    env: { ...process.env, ...env, NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d) => {
-    stdout += String(d);
-  });
-  child.stderr?.on('data', (d) => {
-    stderr += String(d);
-  });
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  const child = spawnNode(['src/cli/bin.ts', ...args], { tsx: true, env: { ...env, NO_COLOR: '1' } });
   return {
     child,
-    exited,
-    out: () => stdout,
-    err: () => stderr,
+    exited: child.exited.then((e) => e.code),
+    out: () => child.stdout(),
+    err: () => child.stderr(),
     /** Resolves with the listening URL from the `server.listening` log line. */
     async listening(): Promise<string> {
-      const deadline = Date.now() + 20_000;
-      for (;;) {
-        const line = stdout.split('\n').find((l) => l.includes('"server.listening"'));
-        if (line) return (JSON.parse(line) as { url: string }).url;
-        if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}: ${stderr}`);
-        if (Date.now() > deadline) throw new Error(`no server.listening line; stderr: ${stderr}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      const line = await child.line((l) => l.includes('"server.listening"'), 20_000, 'server.listening');
+      return (JSON.parse(line) as { url: string }).url;
     },
   };
 }
 
-afterEach(() => {
-  for (const c of children.splice(0)) {
-    if (c.exitCode === null && c.signalCode === null && c.pid) process.kill(c.pid, 'SIGKILL');
-  }
-});
+afterEach(killAll);
 
 async function toolNames(url: string): Promise<string[]> {
   const client = new Client({ name: 'cli-test', version: '1' });
@@ -90,7 +63,7 @@ describe('mcp-tether serve', () => {
     const p = run(['serve', '--port', '0']);
     const url = await p.listening();
     expect(await toolNames(url)).toEqual(['echo', 'add', 'server_time', 'countdown']);
-    p.child.kill('SIGTERM');
+    p.child.signal('SIGTERM');
     expect(await p.exited).toBe(0);
     expect(p.out()).toContain('"server.closed"');
   });

@@ -6,47 +6,16 @@
  * events fan out to every node.
  */
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import type { McpServer } from '@modelcontextprotocol/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { registerDemoTools } from '../../src/demo/demo-tools.js';
-import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
-import { get, initialize, type Message, post, readUntil, rpc } from './support/mcp.js';
+import { waitFor } from '../support/process.js';
+import { deleteSession, getSse, initSession, post, postSse, readUntil, rpc } from '../support/rpc.js';
+import type { SseMessage } from '../support/sse.js';
+import { startTether, type TestTether } from '../support/tether.js';
 import { hasRedis, REDIS_BIN, type RunningRedis, startRedis } from './support/redis.js';
+import { clusterSetup } from './support/tools.js';
 
 if (!hasRedis())
   console.warn(`redis-server not found at ${REDIS_BIN}: skipping the cluster suite (CI installs it)`);
-
-/** Demo tools plus `announce`, which sends a notification unrelated to any request (standalone stream). */
-function setup(server: McpServer): void {
-  registerDemoTools(server);
-  server.registerTool(
-    'announce',
-    { description: 'tools/list_changed on the standalone stream' },
-    async () => {
-      await server.sendToolListChanged();
-      return { content: [{ type: 'text', text: 'announced' }] };
-    },
-  );
-  server.registerTool(
-    'confirm',
-    { description: 'asks the client (elicitation)', inputSchema: z.object({}) },
-    async (_args, ctx) => {
-      const result = await ctx.mcpReq.elicitInput({
-        mode: 'form',
-        message: 'Sure?',
-        requestedSchema: {
-          type: 'object',
-          properties: { ok: { type: 'boolean', title: 'OK' } },
-          required: ['ok'],
-        },
-      });
-      return {
-        content: [{ type: 'text', text: `${result.action}: ${JSON.stringify(result.content ?? null)}` }],
-      };
-    },
-  );
-}
 
 describe.skipIf(!hasRedis())('cluster (Redis)', () => {
   let redis: RunningRedis;
@@ -59,7 +28,7 @@ describe.skipIf(!hasRedis())('cluster (Redis)', () => {
     redis = await startRedis();
     nodes = await Promise.all(
       [0, 1, 2].map(() =>
-        startTether({ redisUrl: redis.url, setup, logLevel: 'info', pingIntervalMs: 60_000 }),
+        startTether({ redisUrl: redis.url, setup: clusterSetup, logLevel: 'info', pingIntervalMs: 60_000 }),
       ),
     );
     [A, B, C] = nodes as [TestTether, TestTether, TestTether];
@@ -71,11 +40,19 @@ describe.skipIf(!hasRedis())('cluster (Redis)', () => {
   });
 
   it('serves a session created on A from B and C, with the stream on A', async () => {
-    const sid = await initialize(A.url);
-    const standalone = await get(A.url, sid);
+    const sid = await initSession(A.mcpUrl);
+    const standalone = await getSse(A.mcpUrl, sid);
     // Requests to B and C: each answer comes back on that POST's own stream.
-    const onB = await post(B.url, sid, rpc(1, 'tools/call', { name: 'add', arguments: { a: 2, b: 3 } }));
-    const onC = await post(C.url, sid, rpc(2, 'tools/call', { name: 'echo', arguments: { text: 'hi C' } }));
+    const onB = await postSse(
+      B.mcpUrl,
+      sid,
+      rpc(1, 'tools/call', { name: 'add', arguments: { a: 2, b: 3 } }),
+    );
+    const onC = await postSse(
+      C.mcpUrl,
+      sid,
+      rpc(2, 'tools/call', { name: 'echo', arguments: { text: 'hi C' } }),
+    );
     const resB = await readUntil(onB, (m) => m.message.id === 1);
     const resC = await readUntil(onC, (m) => m.message.id === 2);
     expect(resB.at(-1)?.message.result).toMatchObject({ structuredContent: { sum: 5 } });
@@ -86,36 +63,36 @@ describe.skipIf(!hasRedis())('cluster (Redis)', () => {
   });
 
   it('routes standalone notifications from B and C to the GET stream on A, in order', async () => {
-    const sid = await initialize(A.url);
-    const standalone = await get(A.url, sid);
-    const received: Message[] = [];
+    const sid = await initSession(A.mcpUrl);
+    const standalone = await getSse(A.mcpUrl, sid);
+    const received: SseMessage[] = [];
     const reading = (async () => {
       try {
         for (;;) {
           const frame = await standalone.reader.next(20_000);
           if (frame === undefined) return;
-          if (frame.data) received.push({ eventId: frame.id, message: JSON.parse(frame.data) });
+          if (frame.data) received.push({ id: frame.id, message: JSON.parse(frame.data) });
         }
       } catch {
         // aborted
       }
     })();
     for (const [i, node] of [B, C, B, C].entries()) {
-      const s = await post(node.url, sid, rpc(i, 'tools/call', { name: 'announce', arguments: {} }));
+      const s = await postSse(node.mcpUrl, sid, rpc(i, 'tools/call', { name: 'announce', arguments: {} }));
       await readUntil(s, (m) => m.message.id === i);
     }
     await waitFor(() => received.length === 4, 5_000, 'four notifications on A');
     expect(received.map((m) => m.message.method)).toEqual(Array(4).fill('notifications/tools/list_changed'));
-    const ids = received.map((m) => m.eventId);
+    const ids = received.map((m) => m.id);
     expect(new Set(ids).size).toBe(4);
     standalone.abort();
     await reading;
   });
 
   it('resumes a countdown started on B whose stream was cut, on A: every remaining event and the result, none twice', async () => {
-    const sid = await initialize(A.url);
-    const call = await post(
-      B.url,
+    const sid = await initSession(A.mcpUrl);
+    const call = await postSse(
+      B.mcpUrl,
       sid,
       rpc(7, 'tools/call', { name: 'countdown', arguments: { seconds: 4 }, _meta: { progressToken: 'p' } }),
     );
@@ -123,28 +100,28 @@ describe.skipIf(!hasRedis())('cluster (Redis)', () => {
     const last = before.at(-1)!;
     expect(last.message.params?.progress).toBe(1);
     call.abort();
-    const resumed = await get(A.url, sid, last.eventId);
+    const resumed = await getSse(A.mcpUrl, sid, last.id);
     const after = await readUntil(resumed, (m) => m.message.id === 7, 15_000);
     const progress = after
       .filter((m) => m.message.method === 'notifications/progress')
       .map((m) => m.message.params?.progress);
     expect(progress).toEqual([2, 3, 4]);
     expect(after.at(-1)?.message.result).toBeDefined();
-    const ids = after.map((m) => m.eventId);
+    const ids = after.map((m) => m.id);
     expect(new Set(ids).size).toBe(ids.length);
     // The stream ends once the request is answered.
     expect(await resumed.reader.next(5_000)).toBeUndefined();
   });
 
   it('routes elicitation/create from B to the GET stream on A, and the answer POSTed to C back to B', async () => {
-    const sid = await initialize(A.url, { elicitation: {} });
+    const sid = await initSession(A.mcpUrl, { capabilities: { elicitation: {} } });
     // The SDK sends elicitation/create on the standalone stream, held here by A.
-    const standalone = await get(A.url, sid);
-    const onB = await post(B.url, sid, rpc(3, 'tools/call', { name: 'confirm', arguments: {} }));
+    const standalone = await getSse(A.mcpUrl, sid);
+    const onB = await postSse(B.mcpUrl, sid, rpc(3, 'tools/call', { name: 'confirm', arguments: {} }));
     const [ask] = (await readUntil(standalone, (m) => m.message.method === 'elicitation/create')).slice(-1);
     standalone.abort();
     expect(String(ask?.message.id)).toMatch(new RegExp(`^${B.tether.nodeId}~`));
-    const answer = await fetch(`${C.url}/mcp`, {
+    const answer = await fetch(C.mcpUrl, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -164,14 +141,14 @@ describe.skipIf(!hasRedis())('cluster (Redis)', () => {
   });
 
   it('cancels a call running on B when notifications/cancelled is POSTed to C', async () => {
-    const sid = await initialize(A.url);
-    const onB = await post(
-      B.url,
+    const sid = await initSession(A.mcpUrl);
+    const onB = await postSse(
+      B.mcpUrl,
       sid,
       rpc(4, 'tools/call', { name: 'countdown', arguments: { seconds: 20 }, _meta: { progressToken: 'c' } }),
     );
     await readUntil(onB, (m) => m.message.method === 'notifications/progress');
-    const cancel = await fetch(`${C.url}/mcp`, {
+    const cancel = await fetch(C.mcpUrl, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -216,10 +193,10 @@ describe.skipIf(!hasRedis())('cluster (Redis)', () => {
   });
 
   it('passes a change published on C to a 2025-era GET stream on A once, though B holds the session too', async () => {
-    const sid = await initialize(A.url);
-    await readUntil(await post(B.url, sid, rpc(1, 'tools/list')), (m) => m.message.id === 1);
+    const sid = await initSession(A.mcpUrl);
+    await readUntil(await postSse(B.mcpUrl, sid, rpc(1, 'tools/list')), (m) => m.message.id === 1);
     expect(B.tether.sessions.get(sid)).toBeDefined();
-    const standalone = await get(A.url, sid);
+    const standalone = await getSse(A.mcpUrl, sid);
     await waitFor(
       () => [...A.tether.registry.values()].some((c) => c.kind === 'standalone' && c.sessionId === sid),
       5_000,
@@ -237,28 +214,17 @@ describe.skipIf(!hasRedis())('cluster (Redis)', () => {
       'notifications/tools/list_changed',
       'notifications/prompts/list_changed',
     ]);
-    expect(frames.every((m) => m.eventId !== undefined)).toBe(true);
+    expect(frames.every((m) => m.id !== undefined)).toBe(true);
   });
 
   it('serves the official SDK client across nodes and ends the session everywhere on DELETE', async () => {
-    const sid = await initialize(A.url);
-    await readUntil(await post(B.url, sid, rpc(1, 'tools/list')), (m) => m.message.id === 1);
+    const sid = await initSession(A.mcpUrl);
+    await readUntil(await postSse(B.mcpUrl, sid, rpc(1, 'tools/list')), (m) => m.message.id === 1);
     expect(B.tether.sessions.get(sid)).toBeDefined();
-    const del = await fetch(`${C.url}/mcp`, {
-      method: 'DELETE',
-      headers: { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
-    });
+    const del = await deleteSession(C.mcpUrl, sid);
     expect(del.status).toBe(200);
     await waitFor(() => A.tether.sessions.get(sid) === undefined && B.tether.sessions.get(sid) === undefined);
-    const after = await fetch(`${A.url}/mcp`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-session-id': sid,
-      },
-      body: JSON.stringify(rpc(2, 'tools/list')),
-    });
+    const after = await post(A.mcpUrl, rpc(2, 'tools/list'), { 'mcp-session-id': sid });
     expect(after.status).toBe(404);
   });
 

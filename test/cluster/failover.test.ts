@@ -4,77 +4,43 @@
  * unreachable at start (the CLI exits 2), and Redis restarted under running
  * nodes.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import type { McpServer } from '@modelcontextprotocol/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerDemoTools } from '../../src/demo/demo-tools.js';
-import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
-import { get, initialize, type Message, type OpenStream, post, readUntil, rpc } from './support/mcp.js';
-import { freePort, hasRedis, pauseRedis, type RunningRedis, startRedis } from './support/redis.js';
-
-const BIN = ['--import', 'tsx', 'src/cli/bin.ts'];
-
-function setup(server: McpServer): void {
-  registerDemoTools(server);
-  server.registerTool(
-    'announce',
-    { description: 'tools/list_changed on the standalone stream' },
-    async () => {
-      await server.sendToolListChanged();
-      return { content: [{ type: 'text', text: 'announced' }] };
-    },
-  );
-}
+import { type Child, freePort, killAll, spawnNode, waitFor } from '../support/process.js';
+import { getSse, initSession, type OpenSse, post, postSse, readUntil, rpc } from '../support/rpc.js';
+import type { SseMessage } from '../support/sse.js';
+import { startTether, type TestTether } from '../support/tether.js';
+import { hasRedis, pauseRedis, type RunningRedis, startRedis } from './support/redis.js';
+import { clusterSetup } from './support/tools.js';
 
 interface ChildNode {
-  child: ChildProcess;
+  child: Child;
   url: string;
-  stderr(): string;
 }
 
-const children: ChildProcess[] = [];
-
-async function spawnNode(args: string[]): Promise<ChildNode> {
-  const child = spawn(process.execPath, [...BIN, 'serve', '--port', '0', '--log-format', 'json', ...args], {
-    env: { ...process.env, NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+/** `mcp-tether serve` in a child process (so it can be SIGKILLed), once it logs server.listening. */
+async function startNode(args: string[]): Promise<ChildNode> {
+  const child = spawnNode(['src/cli/bin.ts', 'serve', '--port', '0', '--log-format', 'json', ...args], {
+    tsx: true,
+    env: { NO_COLOR: '1' },
   });
-  children.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d) => {
-    stdout += String(d);
-  });
-  child.stderr?.on('data', (d) => {
-    stderr += String(d);
-  });
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const line = stdout.split('\n').find((l) => l.includes('"server.listening"'));
-    if (line) return { child, url: (JSON.parse(line) as { url: string }).url, stderr: () => stderr };
-    if (child.exitCode !== null) throw new Error(`node exited ${child.exitCode}: ${stderr}`);
-    if (Date.now() > deadline) throw new Error(`no server.listening line; stderr: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const line = await child.line((l) => l.includes('"server.listening"'), 20_000, 'server.listening');
+  return { child, url: (JSON.parse(line) as { url: string }).url };
 }
 
 async function kill(node: ChildNode): Promise<void> {
-  const exited = once(node.child, 'exit');
-  if (node.child.pid !== undefined) process.kill(node.child.pid, 'SIGKILL');
-  await exited;
+  await node.child.kill();
 }
 
 /** Collects every message frame of a stream in the background. */
-function collect(stream: OpenStream): { messages: Message[]; done: Promise<void> } {
-  const messages: Message[] = [];
+function collect(stream: OpenSse): { messages: SseMessage[]; done: Promise<void> } {
+  const messages: SseMessage[] = [];
   const done = (async () => {
     try {
       for (;;) {
-        const frame = await stream.reader.next(60_000);
-        if (frame === undefined) return;
-        if (frame.data) messages.push({ eventId: frame.id, message: JSON.parse(frame.data) });
+        const m = await stream.reader.nextMessage(60_000);
+        if (m === undefined) return;
+        messages.push(m);
       }
     } catch {
       // the stream broke (its node was killed) or was aborted
@@ -84,14 +50,11 @@ function collect(stream: OpenStream): { messages: Message[]; done: Promise<void>
 }
 
 async function announce(node: TestTether, sid: string, id: number): Promise<void> {
-  const s = await post(node.url, sid, rpc(id, 'tools/call', { name: 'announce', arguments: {} }));
+  const s = await postSse(`${node.url}/mcp`, sid, rpc(id, 'tools/call', { name: 'announce', arguments: {} }));
   await readUntil(s, (m) => m.message.id === id);
 }
 
-afterAll(() => {
-  for (const c of children)
-    if (c.exitCode === null && c.signalCode === null && c.pid) process.kill(c.pid, 'SIGKILL');
-});
+afterAll(killAll);
 
 describe.skipIf(!hasRedis())('cluster failover (Redis)', () => {
   let redis: RunningRedis;
@@ -101,7 +64,9 @@ describe.skipIf(!hasRedis())('cluster failover (Redis)', () => {
   beforeAll(async () => {
     redis = await startRedis();
     [B, C] = (await Promise.all(
-      [0, 1].map(() => startTether({ redisUrl: redis.url, setup, logLevel: 'info', pingIntervalMs: 60_000 })),
+      [0, 1].map(() =>
+        startTether({ redisUrl: redis.url, setup: clusterSetup, logLevel: 'info', pingIntervalMs: 60_000 }),
+      ),
     )) as [TestTether, TestTether];
   });
 
@@ -111,24 +76,24 @@ describe.skipIf(!hasRedis())('cluster failover (Redis)', () => {
   });
 
   it('a client whose node is killed while holding its GET stream resumes on B and gets every notification, in order, once', async () => {
-    const A = await spawnNode(['--redis', redis.url, '--ping-interval', '60s']);
-    const sid = await initialize(A.url);
-    const onA = collect(await get(A.url, sid));
+    const A = await startNode(['--redis', redis.url, '--ping-interval', '60s']);
+    const sid = await initSession(`${A.url}/mcp`);
+    const onA = collect(await getSse(`${A.url}/mcp`, sid));
     for (let i = 0; i < 3; i++) await announce(C, sid, i);
     await waitFor(() => onA.messages.length === 3, 5_000, 'three notifications on A');
     await kill(A);
     await onA.done;
     // Published while the client has no stream at all.
     for (let i = 3; i < 6; i++) await announce(C, sid, i);
-    const lastSeen = onA.messages.at(-1)?.eventId;
+    const lastSeen = onA.messages.at(-1)?.id;
     expect(lastSeen).toBeDefined();
-    const onB = collect(await get(B.url, sid, lastSeen));
+    const onB = collect(await getSse(`${B.url}/mcp`, sid, lastSeen));
     await waitFor(() => onB.messages.length === 3, 5_000, 'the three missed notifications replayed on B');
     for (let i = 6; i < 8; i++) await announce(C, sid, i);
     await waitFor(() => onB.messages.length === 5, 5_000, 'live notifications on B');
     const all = [...onA.messages, ...onB.messages];
     expect(all.every((m) => m.message.method === 'notifications/tools/list_changed')).toBe(true);
-    const ids = all.map((m) => m.eventId!);
+    const ids = all.map((m) => m.id!);
     expect(new Set(ids).size).toBe(8);
     // Event ids carry the Redis entry id: their order is the order the session sent them in.
     const entry = (id: string) =>
@@ -141,17 +106,17 @@ describe.skipIf(!hasRedis())('cluster failover (Redis)', () => {
   }, 30_000);
 
   it('a call running on a killed node ends, on resumption elsewhere, with an error the client can retry', async () => {
-    const A = await spawnNode(['--redis', redis.url, '--ping-interval', '60s']);
-    const sid = await initialize(A.url);
-    const call = await post(
-      A.url,
+    const A = await startNode(['--redis', redis.url, '--ping-interval', '60s']);
+    const sid = await initSession(`${A.url}/mcp`);
+    const call = await postSse(
+      `${A.url}/mcp`,
       sid,
       rpc(9, 'tools/call', { name: 'countdown', arguments: { seconds: 30 }, _meta: { progressToken: 'k' } }),
     );
     const first = await readUntil(call, (m) => m.message.method === 'notifications/progress');
     await kill(A);
     call.abort();
-    const resumed = await get(B.url, sid, first.at(-1)?.eventId);
+    const resumed = await getSse(`${B.url}/mcp`, sid, first.at(-1)?.id);
     const rest = await readUntil(resumed, (m) => m.message.id === 9, 15_000);
     const answer = rest.at(-1)?.message as { id: number; error?: { code: number; message: string } };
     expect(answer.id).toBe(9);
@@ -159,8 +124,8 @@ describe.skipIf(!hasRedis())('cluster failover (Redis)', () => {
     expect(answer.error?.message).toMatch(/stopped before answering.*retried/);
     expect(await resumed.reader.next(5_000)).toBeUndefined();
     // Retrying on a live node works.
-    const retry = await post(
-      B.url,
+    const retry = await postSse(
+      `${B.url}/mcp`,
       sid,
       rpc(10, 'tools/call', { name: 'countdown', arguments: { seconds: 1 } }),
     );
@@ -172,20 +137,15 @@ describe.skipIf(!hasRedis())('cluster failover (Redis)', () => {
 describe.skipIf(!hasRedis())('Redis outages', () => {
   it('the CLI exits 2 with a clear message when Redis is unreachable at start', async () => {
     const port = await freePort();
-    const child = spawn(
-      process.execPath,
-      [...BIN, 'serve', '--port', '0', '--redis', `redis://127.0.0.1:${port}`],
+    const child = spawnNode(
+      ['src/cli/bin.ts', 'serve', '--port', '0', '--redis', `redis://127.0.0.1:${port}`],
       {
-        env: { ...process.env, NO_COLOR: '1' },
-        stdio: ['ignore', 'pipe', 'pipe'],
+        tsx: true,
+        env: { NO_COLOR: '1' },
       },
     );
-    children.push(child);
-    let stderr = '';
-    child.stderr?.on('data', (d) => {
-      stderr += String(d);
-    });
-    const [code] = (await once(child, 'exit')) as [number | null];
+    const { code } = await child.exited;
+    const stderr = child.stderr();
     expect(code).toBe(2);
     expect(stderr.trim().split('\n')).toHaveLength(1);
     expect(stderr).toContain(`cannot connect to Redis at redis://127.0.0.1:${port}`);
@@ -194,12 +154,14 @@ describe.skipIf(!hasRedis())('Redis outages', () => {
   it('answers new sessions 503 while Redis is down, keeps serving, and recovers when it is back', async () => {
     const redis = await startRedis();
     const [A, B] = (await Promise.all(
-      [0, 1].map(() => startTether({ redisUrl: redis.url, setup, logLevel: 'info', pingIntervalMs: 60_000 })),
+      [0, 1].map(() =>
+        startTether({ redisUrl: redis.url, setup: clusterSetup, logLevel: 'info', pingIntervalMs: 60_000 }),
+      ),
     )) as [TestTether, TestTether];
     try {
-      const before = await initialize(A.url);
-      const local = await post(
-        A.url,
+      const before = await initSession(`${A.url}/mcp`);
+      const local = await postSse(
+        `${A.url}/mcp`,
         before,
         rpc(1, 'tools/call', { name: 'countdown', arguments: { seconds: 2 } }),
       );
@@ -229,8 +191,12 @@ describe.skipIf(!hasRedis())('Redis outages', () => {
         10_000,
         'both reconnect',
       );
-      const sid = await initialize(A.url);
-      const onB = await post(B.url, sid, rpc(2, 'tools/call', { name: 'add', arguments: { a: 1, b: 1 } }));
+      const sid = await initSession(`${A.url}/mcp`);
+      const onB = await postSse(
+        `${B.url}/mcp`,
+        sid,
+        rpc(2, 'tools/call', { name: 'add', arguments: { a: 1, b: 1 } }),
+      );
       expect((await readUntil(onB, (m) => m.message.id === 2)).at(-1)?.message.result).toBeDefined();
       // The pub/sub subscriptions came back too: a listen notification from A reaches a listener on B.
       const listener = new Client(
@@ -266,7 +232,7 @@ describe.skipIf(!hasRedis())('shared session TTL', () => {
     const redis = await startRedis();
     const opts = {
       redisUrl: redis.url,
-      setup,
+      setup: clusterSetup,
       logLevel: 'info',
       pingIntervalMs: 500,
       // Unanswered liveness pings must not close the GET stream during the test.
@@ -275,25 +241,21 @@ describe.skipIf(!hasRedis())('shared session TTL', () => {
     };
     const [A, B] = (await Promise.all([startTether(opts), startTether(opts)])) as [TestTether, TestTether];
     try {
-      const sid = await initialize(A.url);
-      const standalone = await get(A.url, sid);
+      const sid = await initSession(`${A.url}/mcp`);
+      const standalone = await getSse(`${A.url}/mcp`, sid);
       await new Promise((r) => setTimeout(r, 3_000));
       expect([...A.tether.registry.values()].filter((c) => c.kind === 'standalone')).toHaveLength(1);
-      const onB = await post(B.url, sid, rpc(1, 'tools/call', { name: 'add', arguments: { a: 1, b: 2 } }));
+      const onB = await postSse(
+        `${B.url}/mcp`,
+        sid,
+        rpc(1, 'tools/call', { name: 'add', arguments: { a: 1, b: 2 } }),
+      );
       expect((await readUntil(onB, (m) => m.message.id === 1)).at(-1)?.message.result).toBeDefined();
       standalone.abort();
       // Idle from here: the shared record expires one TTL (1.5 s) later and the nodes' copies are
       // swept. A request in between would keep it alive, so wait once, with a wide margin.
       await new Promise((r) => setTimeout(r, 6_000));
-      const gone = await fetch(`${B.url}/mcp`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-          'mcp-session-id': sid,
-        },
-        body: JSON.stringify(rpc(2, 'tools/list')),
-      });
+      const gone = await post(`${B.url}/mcp`, rpc(2, 'tools/list'), { 'mcp-session-id': sid });
       expect(gone.status).toBe(404);
     } finally {
       await Promise.all([A.close(), B.close()]);

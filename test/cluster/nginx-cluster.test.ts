@@ -7,9 +7,29 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTether, type TestTether } from '../helpers/tether.js';
-import { hasNginx, type RunningNginx, startNginxCluster } from './support/nginx-cluster.js';
+import { configFromDoc, hasNginx, type RunningNginx, replaceOnce, startNginx } from '../support/nginx.js';
+import { startTether, type TestTether } from '../support/tether.js';
 import { hasRedis, type RunningRedis, startRedis } from './support/redis.js';
+
+const DOC = new URL('../../docs/scaling.md', import.meta.url);
+
+/**
+ * nginx as a round-robin load balancer without sticky sessions, with the
+ * config of docs/scaling.md: only the listen port and the upstream addresses
+ * are changed.
+ */
+function clusterConfigForTest(listenPort: number, upstreamPorts: number[]): string {
+  let conf = configFromDoc(DOC, 'nginx-cluster-config');
+  const servers = [...conf.matchAll(/^\s*server 10\.0\.0\.\d+:8000;$/gm)];
+  if (servers.length < 2) throw new Error('expected at least two upstream servers in the doc');
+  let i = 0;
+  conf = conf.replace(/^(\s*)server 10\.0\.0\.\d+:8000;$/gm, (_all, indent: string) => {
+    const port = upstreamPorts[i++];
+    return port === undefined ? '' : `${indent}server 127.0.0.1:${port};`;
+  });
+  if (i < upstreamPorts.length) throw new Error('the doc lists fewer upstream servers than the test runs');
+  return replaceOnce(conf, 'listen 80;', `listen 127.0.0.1:${listenPort};`);
+}
 
 describe.skipIf(!hasRedis() || !hasNginx())('two nodes behind round-robin nginx (docs/scaling.md)', () => {
   let redis: RunningRedis;
@@ -19,7 +39,13 @@ describe.skipIf(!hasRedis() || !hasNginx())('two nodes behind round-robin nginx 
   beforeAll(async () => {
     redis = await startRedis();
     nodes = await Promise.all([0, 1].map(() => startTether({ redisUrl: redis.url, logLevel: 'info' })));
-    nginx = await startNginxCluster(nodes.map((n) => Number(new URL(n.url).port)));
+    nginx = await startNginx({
+      site: (port) =>
+        clusterConfigForTest(
+          port,
+          nodes.map((n) => Number(new URL(n.url).port)),
+        ),
+    });
   });
 
   afterAll(async () => {

@@ -3,9 +3,11 @@ import type { McpServer } from '@modelcontextprotocol/server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { SetupFn } from '../../src/index.js';
-import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
+import { waitFor } from '../support/process.js';
+import { openRawSession, post, rpc } from '../support/rpc.js';
+import { SseReader } from '../support/sse.js';
+import { startTether, type TestTether } from '../support/tether.js';
 import { fixtureSetup, within } from './fixtures.js';
-import { openRawSession, post, rpc, SseReader } from './raw.js';
 
 /** What each `hold` call saw: started, then either aborted (with the signal's reason) or finished. */
 interface HoldLog {

@@ -7,9 +7,10 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTether, type Tether } from '../../src/index.js';
-import { captureLogs, type LogLine } from '../helpers/tether.js';
-import { FrameReader, json, openSeed, SEED_HEADERS, within } from '../transports/support/sse.js';
-import { post, rpc } from './raw.js';
+import { within } from '../support/process.js';
+import { openSeed, post, rpc, SEED_HEADERS } from '../support/rpc.js';
+import { json, SseReader } from '../support/sse.js';
+import { captureLogs, type LogLine } from '../support/tether.js';
 
 /** Requests with this header go through the consuming parser; the others reach the tether untouched. */
 const CONSUME = 'x-consume-body';
@@ -74,7 +75,7 @@ describe('behind a body parser that leaves no req.body', () => {
       headers: { accept: 'text/event-stream' },
       signal: controller.signal,
     });
-    const endpoint = await new FrameReader(stream.body!).nextEvent('endpoint');
+    const endpoint = await new SseReader(stream.body!).nextEvent('endpoint');
     const answer = fetch(new URL(endpoint.data!, base), {
       method: 'POST',
       headers: { 'content-type': 'application/json', [CONSUME]: '1' },

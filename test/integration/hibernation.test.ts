@@ -10,7 +10,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_EVENTS_PER_STREAM, MemoryEventStore } from '../../src/index.js';
 import { internalsOf } from '../../src/server/internals.js';
 import type { LiveSession } from '../../src/transport/streamable-http/sessions.js';
-import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
+import { waitFor } from '../support/process.js';
+import { startTether, type TestTether } from '../support/tether.js';
 import { fixtureSetup, within } from './fixtures.js';
 
 /**

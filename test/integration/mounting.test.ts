@@ -10,8 +10,8 @@ import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type CreateTetherOptions, createTether, type Tether } from '../../src/index.js';
+import { post, rpc } from '../support/rpc.js';
 import { within } from './fixtures.js';
-import { post, rpc } from './raw.js';
 
 const quiet: CreateTetherOptions = { logLevel: 'silent' };
 const cleanups: Array<() => Promise<void>> = [];

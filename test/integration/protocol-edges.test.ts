@@ -1,8 +1,10 @@
 import { request } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
+import { waitFor } from '../support/process.js';
+import { deleteSession, getStream, openRawSession, post, type RawSession, rpc } from '../support/rpc.js';
+import { SseReader, type Wire } from '../support/sse.js';
+import { startTether, type TestTether } from '../support/tether.js';
 import { fixtureSetup } from './fixtures.js';
-import { getStream, openRawSession, post, type RawSession, rpc, SseReader, type Wire } from './raw.js';
 
 const MAX_BODY = 2_048;
 
@@ -94,7 +96,7 @@ describe('/mcp sessions (2025 era)', () => {
 
   it('DELETE ends the session; later requests get 404', async () => {
     expect(t.tether.sessions.get(session.sessionId)).toBeDefined();
-    const res = await fetch(t.mcpUrl, { method: 'DELETE', headers: session.headers });
+    const res = await deleteSession(t.mcpUrl, session);
     expect(res.status).toBe(200);
     await res.body?.cancel();
     expect(t.tether.sessions.get(session.sessionId)).toBeUndefined();
@@ -105,7 +107,7 @@ describe('/mcp sessions (2025 era)', () => {
     const after = await post(t.mcpUrl, toolsList(), session.headers);
     expect(after.status).toBe(404);
     await after.body?.cancel();
-    const again = await fetch(t.mcpUrl, { method: 'DELETE', headers: session.headers });
+    const again = await deleteSession(t.mcpUrl, session);
     expect(again.status).toBe(404);
     await again.body?.cancel();
   });
@@ -115,7 +117,7 @@ describe('/mcp sessions (2025 era)', () => {
     expect(get.status).toBe(200);
     const sse = new SseReader(get.body!);
     await sse.next();
-    const res = await fetch(t.mcpUrl, { method: 'DELETE', headers: session.headers });
+    const res = await deleteSession(t.mcpUrl, session);
     expect(res.status).toBe(200);
     await res.body?.cancel();
     // The stream ends (after a final retry hint), it is not left hanging.

@@ -13,8 +13,8 @@ import {
   type SetupFn,
   type Tether,
 } from '../../src/index.js';
-import type { LogLine } from '../helpers/tether.js';
-import { getStream, openRawSession, post, type RawSession, rpc } from './raw.js';
+import { getStream, openRawSession, post, type RawSession, rpc } from '../support/rpc.js';
+import type { LogLine } from '../support/tether.js';
 
 const MiB = 1024 * 1024;
 const TEXT_BYTES = 5 * MiB;

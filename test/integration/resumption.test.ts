@@ -3,9 +3,11 @@ import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextproto
 import type { JSONRPCMessage } from '@modelcontextprotocol/server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryEventStore } from '../../src/index.js';
-import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
+import { waitFor } from '../support/process.js';
+import { getStream, openRawSession, post, type RawSession, rpc } from '../support/rpc.js';
+import { SseReader, type Wire } from '../support/sse.js';
+import { startTether, type TestTether } from '../support/tether.js';
 import { fixtureSetup, within } from './fixtures.js';
-import { getStream, openRawSession, post, type RawSession, rpc, SseReader, type Wire } from './raw.js';
 
 /** The in-memory store, recording every append so tests can see what the server produced and when. */
 class RecordingEventStore extends MemoryEventStore {

@@ -3,7 +3,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryEventStore } from '../../src/index.js';
 import { FINISHED_STREAMS_KEPT } from '../../src/transport/streamable-http/session-transport.js';
-import { startTether, type TestTether } from '../helpers/tether.js';
+import { startTether, type TestTether } from '../support/tether.js';
 
 let t: TestTether | undefined;
 afterEach(async () => {

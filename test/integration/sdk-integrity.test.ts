@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerDemoTools } from '../../src/demo/demo-tools.js';
 import { registerTaskTool } from '../../src/index.js';
 import { internalsOf } from '../../src/server/internals.js';
-import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
+import { waitFor } from '../support/process.js';
+import { startTether, type TestTether } from '../support/tether.js';
 
 /**
  * Behaviour around the SDK is added by composition (the pipeline wrapping

@@ -6,7 +6,7 @@ import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startTether, type TestTether } from '../helpers/tether.js';
+import { startTether, type TestTether } from '../support/tether.js';
 import { fixtureSetup, within } from './fixtures.js';
 
 let t: TestTether;

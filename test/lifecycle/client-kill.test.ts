@@ -1,10 +1,12 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { SseConnection } from '../../src/connection/sse-connection.js';
 import type { CloseReason } from '../../src/index.js';
-import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
+import { waitFor } from '../support/process.js';
+import { getHeaders, initSession, sessionHeaders, toolCall } from '../support/rpc.js';
+import { fetchText, messagesOf, openStream } from '../support/sse.js';
+import { startTether, type TestTether } from '../support/tether.js';
 import { spawnStreamClient } from './support/child.js';
-import { getHeaders, initSession, recordingSetup, sessionHeaders, toolCall } from './support/mcp.js';
-import { fetchText, messagesOf, openStream } from './support/sse.js';
+import { recordingSetup } from './support/recording-setup.js';
 
 /** Kill → registry removal must be far below this; socket events take milliseconds. */
 const RELEASE_BOUND_MS = 2_000;

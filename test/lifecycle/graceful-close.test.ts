@@ -1,17 +1,11 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
-import {
-  ACCEPT_BOTH,
-  getHeaders,
-  initSession,
-  MODERN_VERSION,
-  recordingSetup,
-  sessionHeaders,
-  toolCall,
-} from './support/mcp.js';
-import { messageOf, openStream, type StreamingResponse } from './support/sse.js';
+import { waitFor } from '../support/process.js';
+import { ACCEPT_BOTH, getHeaders, initSession, sessionHeaders, toolCall } from '../support/rpc.js';
+import { messageOf, openStream, type StreamingResponse } from '../support/sse.js';
+import { startTether, type TestTether } from '../support/tether.js';
+import { modernCountdown, recordingSetup } from './support/recording-setup.js';
 
 const RETRY_HINT = { retry: 1_000, comments: [] };
 
@@ -44,32 +38,6 @@ async function partialRequest(
     const split = raw.indexOf('\r\n\r\n');
     const head = raw.slice(0, split);
     return { status: Number(head.split(' ')[1]), head, body: raw.slice(split + 4) };
-  };
-}
-
-function modernCountdown(seconds: number, stepMs: number) {
-  return {
-    headers: {
-      accept: ACCEPT_BOTH,
-      'mcp-protocol-version': MODERN_VERSION,
-      'mcp-method': 'tools/call',
-      'mcp-name': 'countdown',
-    },
-    body: {
-      jsonrpc: '2.0',
-      id: 'modern',
-      method: 'tools/call',
-      params: {
-        name: 'countdown',
-        arguments: { seconds, stepMs },
-        _meta: {
-          'io.modelcontextprotocol/protocolVersion': MODERN_VERSION,
-          'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
-          'io.modelcontextprotocol/clientCapabilities': {},
-          progressToken: 'm',
-        },
-      },
-    },
   };
 }
 

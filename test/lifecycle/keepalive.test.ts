@@ -1,17 +1,11 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
-import {
-  ACCEPT_BOTH,
-  getHeaders,
-  initSession,
-  MODERN_VERSION,
-  recordingSetup,
-  sessionHeaders,
-  toolCall,
-} from './support/mcp.js';
-import { messageOf, messagesOf, openStream, type SseFrame, type StreamingResponse } from './support/sse.js';
+import { waitFor } from '../support/process.js';
+import { getHeaders, initSession, modernRequest, sessionHeaders, toolCall } from '../support/rpc.js';
+import { messageOf, messagesOf, openStream, type SseFrame, type StreamingResponse } from '../support/sse.js';
+import { startTether, type TestTether } from '../support/tether.js';
+import { recordingSetup } from './support/recording-setup.js';
 
 const PING = ': ping\n\n';
 const countPings = (text: string) => text.split(PING).length - 1;
@@ -111,29 +105,13 @@ describe('keepalive and maximum age over real streams', () => {
   it('keeps an idle 2026-07-28 response stream alive with the same `: ping` lines', async () => {
     const recorder = recordingSetup();
     t = await startTether({ setup: recorder.setup, pingIntervalMs: 100 });
-    const s = await openStream(t.mcpUrl, {
-      headers: {
-        accept: ACCEPT_BOTH,
-        'mcp-protocol-version': MODERN_VERSION,
-        'mcp-method': 'tools/call',
-        'mcp-name': 'countdown',
-      },
-      body: {
-        jsonrpc: '2.0',
-        id: 7,
-        method: 'tools/call',
-        params: {
-          name: 'countdown',
-          arguments: { seconds: 2, stepMs: 400 },
-          _meta: {
-            'io.modelcontextprotocol/protocolVersion': MODERN_VERSION,
-            'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
-            'io.modelcontextprotocol/clientCapabilities': {},
-            progressToken: 'm',
-          },
-        },
-      },
-    });
+    const request = modernRequest(
+      7,
+      'tools/call',
+      { name: 'countdown', arguments: { seconds: 2, stepMs: 400 } },
+      { progressToken: 'm' },
+    );
+    const s = await openStream(t.mcpUrl, request);
     expect(s.headers['content-type']).toBe('text/event-stream');
     expect(await s.ended).toBe('end');
 

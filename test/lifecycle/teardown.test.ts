@@ -2,17 +2,11 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { KeepaliveScheduler } from '../../src/connection/keepalive-scheduler.js';
-import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
-import {
-  ACCEPT_BOTH,
-  getHeaders,
-  initSession,
-  MODERN_VERSION,
-  recordingSetup,
-  sessionHeaders,
-  toolCall,
-} from './support/mcp.js';
-import { openStream } from './support/sse.js';
+import { waitFor } from '../support/process.js';
+import { getHeaders, initSession, sessionHeaders, toolCall } from '../support/rpc.js';
+import { openStream } from '../support/sse.js';
+import { startTether, type TestTether } from '../support/tether.js';
+import { modernCountdown, recordingSetup } from './support/recording-setup.js';
 
 /** Active handles by type, e.g. { Timeout: 2, TCPServerWrap: 1 }. */
 function resources(): Record<string, number> {
@@ -25,33 +19,6 @@ function listenerCounts(): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const name of process.eventNames()) counts[String(name)] = process.listenerCount(name);
   return counts;
-}
-
-/** A raw 2026-07-28 tools/call request for the recording countdown. */
-function modernCountdown(seconds: number, stepMs: number) {
-  return {
-    headers: {
-      accept: ACCEPT_BOTH,
-      'mcp-protocol-version': MODERN_VERSION,
-      'mcp-method': 'tools/call',
-      'mcp-name': 'countdown',
-    },
-    body: {
-      jsonrpc: '2.0',
-      id: 'modern',
-      method: 'tools/call',
-      params: {
-        name: 'countdown',
-        arguments: { seconds, stepMs },
-        _meta: {
-          'io.modelcontextprotocol/protocolVersion': MODERN_VERSION,
-          'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
-          'io.modelcontextprotocol/clientCapabilities': {},
-          progressToken: 'm',
-        },
-      },
-    },
-  };
 }
 
 describe('nothing is left behind after close()', () => {

@@ -11,26 +11,14 @@ import { Client } from 'sdk-1-26/client/index.js';
 import { SSEClientTransport } from 'sdk-1-26/client/sse.js';
 import { StreamableHTTPClientTransport } from 'sdk-1-26/client/streamableHttp.js';
 import { CompatibilityCallToolResultSchema } from 'sdk-1-26/types.js';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { CreateTetherOptions } from '../../src/index.js';
-import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../support/process.js';
+import { tetherPerTest } from '../support/tether.js';
 
 const N8N_HEADERS = { Authorization: 'Bearer n8n-credential-token' };
 const N8N_CLIENT = { name: '@n8n/n8n-nodes-langchain.mcpClientTool', version: '1' };
 
-let t: TestTether | undefined;
-const clients: Client[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.close().catch(() => {});
-  await t?.close();
-  t = undefined;
-});
-
-async function start(options: CreateTetherOptions = {}): Promise<TestTether> {
-  t = await startTether(options);
-  return t;
-}
+const { start, defer } = tetherPerTest();
 
 /** One HTTP request as n8n's client sent it. */
 interface Sent {
@@ -97,7 +85,7 @@ async function connectStreamable(url: URL, sent: Sent[]): Promise<Client> {
     fetch: recordingFetch(sent),
   });
   await client.connect(transport);
-  clients.push(client);
+  defer(() => client.close().catch(() => {}));
   return client;
 }
 
@@ -116,7 +104,7 @@ async function connectSse(url: URL, sent: Sent[]): Promise<Client> {
     fetch: record,
   });
   await client.connect(transport);
-  clients.push(client);
+  defer(() => client.close().catch(() => {}));
   return client;
 }
 

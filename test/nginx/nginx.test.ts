@@ -9,20 +9,31 @@ import { Client as ClientV2, StreamableHTTPClientTransport } from '@modelcontext
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
 import {
-  type Frame,
-  FrameReader,
-  json,
-  openSeed,
-  SEED_HEADERS,
-  tapWrites,
-  type WrittenFrame,
-} from '../transports/support/sse.js';
+  configFromDoc,
+  hasNginx,
+  NGINX_BIN,
+  type RunningNginx,
+  replaceOnce,
+  startNginx,
+} from '../support/nginx.js';
+import { waitFor } from '../support/process.js';
+import { openRawSession, openSeed, post, SEED_HEADERS, toolCall } from '../support/rpc.js';
+import { json, type ReceivedFrame, SseReader, tapWrites, type WrittenFrame } from '../support/sse.js';
+import { startTether, type TestTether } from '../support/tether.js';
 import { call } from '../transports/support/tools.js';
-import { hasNginx, NGINX_BIN, type RunningNginx, startNginx } from './support/nginx.js';
 
 const PING_MS = 200;
+
+const DOC = new URL('../../docs/deploying-behind-nginx.md', import.meta.url);
+
+/** The doc's server block with only its two addresses changed: nginx's listen port and the upstream. */
+function configForTest(listenPort: number, upstreamPort: number): string {
+  let conf = configFromDoc(DOC, 'nginx-config');
+  conf = replaceOnce(conf, 'listen 80;', `listen 127.0.0.1:${listenPort};`);
+  conf = replaceOnce(conf, 'server 127.0.0.1:8000;', `server 127.0.0.1:${upstreamPort};`);
+  return conf;
+}
 
 if (!hasNginx()) console.warn(`nginx not found at ${NGINX_BIN}: skipping the nginx suite (CI installs it)`);
 
@@ -36,7 +47,7 @@ describe.skipIf(!hasNginx())('behind nginx (config from docs/deploying-behind-ng
     // Raw clients here never answer liveness pings; keep their streams for the length of a test.
     t = await startTether({ pingIntervalMs: PING_MS, maxPingFailures: 1_000 });
     ({ written, stop: stopTap } = tapWrites(t.tether.registry));
-    nginx = await startNginx(Number(new URL(t.url).port));
+    nginx = await startNginx({ site: (port) => configForTest(port, Number(new URL(t.url).port)) });
   });
 
   afterAll(async () => {
@@ -58,7 +69,7 @@ describe.skipIf(!hasNginx())('behind nginx (config from docs/deploying-behind-ng
       expect(s.response.headers.get('content-type')).toBe('text/event-stream');
       expect(s.response.headers.get('cache-control')).toBe('no-cache');
       expect(s.response.headers.get('content-length')).toBeNull();
-      const pings: Frame[] = [];
+      const pings: ReceivedFrame[] = [];
       while (pings.length < 5) pings.push(await s.reader.nextEvent('ping', 5 * PING_MS));
 
       const delays = pings.map((frame, i) => {
@@ -76,46 +87,20 @@ describe.skipIf(!hasNginx())('behind nginx (config from docs/deploying-behind-ng
   });
 
   it('delivers countdown progress over /mcp one event at a time', async () => {
-    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-    const init = await fetch(`${nginx.url}/mcp`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 0,
-        method: 'initialize',
-        params: {
-          protocolVersion: '2025-11-25',
-          capabilities: {},
-          clientInfo: { name: 'nginx-test', version: '1' },
-        },
-      }),
-    });
-    expect(init.status).toBe(200);
-    const sessionId = init.headers.get('mcp-session-id')!;
-    await new FrameReader(init.body!).rest();
-    const session = { ...headers, 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' };
-    const ack = await fetch(`${nginx.url}/mcp`, {
-      method: 'POST',
-      headers: session,
-      body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
-    });
-    expect(ack.status).toBe(202);
+    const session = await openRawSession(`${nginx.url}/mcp`, { clientName: 'nginx-test' });
 
-    const body = call(1, 'countdown', { seconds: 3 });
-    (body.params as Record<string, unknown>)._meta = { progressToken: 'cd' };
     const opened = [...t.tether.registry.values()].map((c) => c.id);
-    const res = await fetch(`${nginx.url}/mcp`, {
-      method: 'POST',
-      headers: session,
-      body: JSON.stringify(body),
-    });
+    const res = await post(
+      `${nginx.url}/mcp`,
+      toolCall(1, 'countdown', { seconds: 3 }, 'cd'),
+      session.headers,
+    );
     expect(res.headers.get('content-type')).toBe('text/event-stream');
     const stream = [...t.tether.registry.values()].find(
       (c) => !opened.includes(c.id) && c.kind === 'response',
     );
     expect(stream).toBeDefined();
-    const frames = await new FrameReader(res.body!).rest(10_000);
+    const frames = await new SseReader(res.body!).rest(10_000);
     const progress = frames.filter((f) => f.data?.includes('notifications/progress'));
     expect(progress.map((f) => json<{ params: { progress: number } }>(f).params.progress)).toEqual([1, 2, 3]);
     expect(json(frames.at(-1)!)).toMatchObject({
@@ -178,7 +163,7 @@ describe.skipIf(!hasNginx())('behind nginx (config from docs/deploying-behind-ng
     const big = JSON.stringify(call(1, 'echo', { text: 'x'.repeat(4.5 * 1024 * 1024) }));
     const seed = await openSeed(nginx.url);
     const legacy = await fetch(`${nginx.url}/sse`, { headers: { accept: 'text/event-stream' } });
-    const legacyReader = new FrameReader(legacy.body!);
+    const legacyReader = new SseReader(legacy.body!);
     const endpoint = (await legacyReader.nextEvent('endpoint')).data!;
     const targets = [
       { url: `${nginx.url}/mcp/sse`, headers: SEED_HEADERS },

@@ -2,8 +2,10 @@ import { request } from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRIC_METHODS } from '../../src/observability/metrics.js';
-import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
-import { openRawSession, post, type RawSession, rpc, type Wire } from '../integration/raw.js';
+import { waitFor } from '../support/process.js';
+import { openRawSession, post, type RawSession, rpc } from '../support/rpc.js';
+import type { Wire } from '../support/sse.js';
+import { startTether, type TestTether } from '../support/tether.js';
 
 let t: TestTether;
 beforeAll(async () => {

@@ -3,8 +3,9 @@ import { z } from 'zod';
 import type { CreateTetherOptions, SetupFn } from '../../src/index.js';
 import { METRIC_METHODS } from '../../src/observability/metrics.js';
 import { internalsOf } from '../../src/server/internals.js';
-import { startTether, type TestTether } from '../helpers/tether.js';
-import { openRawSession, post, rpc, SseReader, type Wire } from '../integration/raw.js';
+import { openRawSession, post, rpc } from '../support/rpc.js';
+import { SseReader, type Wire } from '../support/sse.js';
+import { startTether, type TestTether } from '../support/tether.js';
 
 let t: TestTether | undefined;
 afterEach(async () => {

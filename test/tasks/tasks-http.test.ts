@@ -7,8 +7,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { registerTaskTool, TASKS_EXTENSION_ID } from '../../src/index.js';
-import { startTether, type TestTether } from '../helpers/tether.js';
-import { openRawSession, post, rpc, SseReader, type Wire } from '../integration/raw.js';
+import { openRawSession, post, rpc } from '../support/rpc.js';
+import { SseReader, type Wire } from '../support/sse.js';
+import { startTether, type TestTether } from '../support/tether.js';
 
 let t: TestTether | undefined;
 

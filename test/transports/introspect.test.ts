@@ -5,7 +5,7 @@ import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type CreateTetherOptions, createTether, type SetupFn } from '../../src/index.js';
-import { startTether, type TestTether } from '../helpers/tether.js';
+import { startTether, type TestTether } from '../support/tether.js';
 import { holdSetup } from './support/tools.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };

@@ -3,25 +3,14 @@ import type { AddressInfo } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import express from 'express';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type CreateTetherOptions, createTether } from '../../src/index.js';
-import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
-import { FrameReader, gate, json, type FrameReader as Reader, within } from './support/sse.js';
+import { describe, expect, it } from 'vitest';
+import { createTether } from '../../src/index.js';
+import { gate, waitFor, within } from '../support/process.js';
+import { json, type SseReader as Reader, SseReader } from '../support/sse.js';
+import { tetherPerTest } from '../support/tether.js';
 import { call, holdSetup } from './support/tools.js';
 
-let t: TestTether | undefined;
-const cleanups: Array<() => unknown> = [];
-
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-  await t?.close();
-  t = undefined;
-});
-
-async function start(options: CreateTetherOptions = {}): Promise<TestTether> {
-  t = await startTether(options);
-  return t;
-}
+const { start, defer } = tetherPerTest();
 
 /** A legacy session opened with plain fetch: the stream and the endpoint it announced. */
 interface RawLegacy {
@@ -39,13 +28,13 @@ async function openLegacy(base: string, path = '/sse'): Promise<RawLegacy> {
   });
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toBe('text/event-stream');
-  const reader = new FrameReader(res.body!);
+  const reader = new SseReader(res.body!);
   const first = await reader.next();
   expect(first?.event).toBe('endpoint');
   const endpoint = first!.data!;
   const sessionId = new URL(endpoint, base).searchParams.get('sessionId') ?? '';
   const abort = () => controller.abort();
-  cleanups.push(abort);
+  defer(abort);
   return { reader, endpoint, sessionId, abort };
 }
 
@@ -81,7 +70,7 @@ async function handshake(base: string, s: RawLegacy): Promise<void> {
 async function sdkClient(url: URL): Promise<Client> {
   const client = new Client({ name: 'legacy-test', version: '1.0.0' });
   await client.connect(new SSEClientTransport(url));
-  cleanups.push(() => client.close().catch(() => {}));
+  defer(() => client.close().catch(() => {}));
   return client;
 }
 
@@ -227,7 +216,7 @@ describe('legacy HTTP+SSE over raw fetch', () => {
 
   it('frees a stream whose client left while its server was still being built', async () => {
     const setupGate = gate();
-    cleanups.push(() => setupGate.open());
+    defer(() => setupGate.open());
     let built = 0;
     const tt = await start({
       setup: async (server, ctx) => {
@@ -262,7 +251,7 @@ describe('legacy HTTP+SSE over raw fetch', () => {
     });
     const res = await fetch(`${tt.url}/sse`, { headers: { accept: 'text/event-stream' } });
     expect(res.status).toBe(200);
-    const frames = await new FrameReader(res.body!).rest(5_000);
+    const frames = await new SseReader(res.body!).rest(5_000);
     expect(frames).toEqual([expect.objectContaining({ retry: 4_321 })]);
     expect(tt.logsOf('connection.closed')).toEqual([
       expect.objectContaining({ transport: 'legacy-sse', reason: 'error' }),
@@ -309,7 +298,7 @@ describe('legacy HTTP+SSE mounted under Express', () => {
     const server: Server = await new Promise((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
     });
-    cleanups.push(async () => {
+    defer(async () => {
       await tether.close();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

@@ -2,25 +2,14 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { type IncomingMessage, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { CreateTetherOptions } from '../../src/index.js';
-import { startTether, type TestTether, waitFor } from '../helpers/tether.js';
-import { FrameReader, followUp, gate, json, openSeed, rpc, SEED_HEADERS, within } from './support/sse.js';
+import { describe, expect, it } from 'vitest';
+import { gate, waitFor, within } from '../support/process.js';
+import { followUp, openSeed, rpc, SEED_HEADERS } from '../support/rpc.js';
+import { json, SseReader } from '../support/sse.js';
+import { type TestTether, tetherPerTest } from '../support/tether.js';
 import { call, holdSetup } from './support/tools.js';
 
-let t: TestTether | undefined;
-const cleanups: Array<() => unknown> = [];
-
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-  await t?.close();
-  t = undefined;
-});
-
-async function start(options: CreateTetherOptions = {}): Promise<TestTether> {
-  t = await startTether(options);
-  return t;
-}
+const { start, defer } = tetherPerTest();
 
 const HAS_CURL = spawnSync('curl', ['--version']).status === 0;
 if (!HAS_CURL) console.warn('curl not installed: the verbatim run of the seed curl example is skipped');
@@ -45,7 +34,7 @@ function rawOpen(base: string, body: string): Promise<IncomingMessage> {
 describe('POST /mcp/sse: opening a stream', () => {
   it('flushes the SSE headers and the welcome event before the server behind it is even built', async () => {
     const setupGate = gate();
-    cleanups.push(() => setupGate.open());
+    defer(() => setupGate.open());
     const tt = await start({
       setup: async (server) => {
         await setupGate.promise;
@@ -53,7 +42,7 @@ describe('POST /mcp/sse: opening a stream', () => {
       },
     });
     const res = await within(rawOpen(tt.url, ''), 5_000, 'response head while setup is blocked');
-    cleanups.push(() => res.destroy());
+    defer(() => res.destroy());
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('text/event-stream');
     expect(res.headers['cache-control']).toBe('no-cache');
@@ -71,7 +60,7 @@ describe('POST /mcp/sse: opening a stream', () => {
     const ids = new Set<string>();
     for (let i = 0; i < 5; i++) {
       const s = await openSeed(tt.url);
-      cleanups.push(() => s.abort());
+      defer(() => s.abort());
       expect(s.connectionId).toMatch(/^mcp_sse_[A-Za-z0-9_-]{22,}$/);
       ids.add(s.connectionId);
     }
@@ -82,8 +71,8 @@ describe('POST /mcp/sse: opening a stream', () => {
     expect(opened.sort()).toEqual([...ids].sort());
 
     const res = await fetch(`${tt.url}/mcp/sse`, { method: 'POST', headers: SEED_HEADERS, body: '' });
-    const reader = new FrameReader(res.body!);
-    cleanups.push(() => reader.cancel());
+    const reader = new SseReader(res.body!);
+    defer(() => reader.cancel());
     const welcome = await reader.next();
     expect(welcome?.event).toBe('welcome');
     const id = json<{ result: { connection_id: string } }>(welcome!).result.connection_id;
@@ -102,7 +91,7 @@ describe('POST /mcp/sse: opening a stream', () => {
       '{"jsonrpc":"2.0","method":"ping","params":{},"id":"test"}',
       `${tt.url}/mcp/sse`,
     ]);
-    cleanups.push(() => {
+    defer(() => {
       if (curl.pid !== undefined && curl.exitCode === null && curl.signalCode === null)
         process.kill(curl.pid, 'SIGKILL');
     });
@@ -126,21 +115,21 @@ describe('POST /mcp/sse: opening a stream', () => {
   it('answers tools/list and tools/call in the body as `response`, errors as `error`, with the request id', async () => {
     const tt = await start();
     const list = await openSeed(tt.url, rpc('list-1', 'tools/list'));
-    cleanups.push(() => list.abort());
+    defer(() => list.abort());
     const listed = await list.reader.nextEvent('response');
     const tools = json<{ id: string; result: { tools: Array<{ name: string }> } }>(listed);
     expect(tools.id).toBe('list-1');
     expect(tools.result.tools.map((x) => x.name)).toEqual(['echo', 'add', 'server_time', 'countdown']);
 
     const echo = await openSeed(tt.url, call(42, 'echo', { text: 'hello seed' }));
-    cleanups.push(() => echo.abort());
+    defer(() => echo.abort());
     const echoed = await echo.reader.nextEvent('response');
     expect(echoed.data).toBe(
       '{"jsonrpc":"2.0","result":{"content":[{"type":"text","text":"hello seed"}]},"id":42}',
     );
 
     const unknownTool = await openSeed(tt.url, call('c-2', 'no_such_tool'));
-    cleanups.push(() => unknownTool.abort());
+    defer(() => unknownTool.abort());
     const toolError = json<{ id: string; error: { code: number; message: string } }>(
       await unknownTool.reader.nextEvent('error'),
     );
@@ -148,7 +137,7 @@ describe('POST /mcp/sse: opening a stream', () => {
     expect(toolError.error.message).toContain('no_such_tool');
 
     const unknownMethod = await openSeed(tt.url, rpc(7, 'no/such/method'));
-    cleanups.push(() => unknownMethod.abort());
+    defer(() => unknownMethod.abort());
     const methodError = await unknownMethod.reader.nextEvent('error');
     expect(json(methodError)).toEqual({
       jsonrpc: '2.0',
@@ -162,7 +151,7 @@ describe('POST /mcp/sse?connection_id=: follow-ups', () => {
   it('answers 202 and delivers the reply on the open stream, in order', async () => {
     const tt = await start();
     const s = await openSeed(tt.url);
-    cleanups.push(() => s.abort());
+    defer(() => s.abort());
     const first = await followUp(tt.url, s.connectionId, call('f-1', 'add', { a: 2, b: 3 }));
     expect(first.status).toBe(202);
     await first.arrayBuffer();
@@ -178,7 +167,7 @@ describe('POST /mcp/sse?connection_id=: follow-ups', () => {
   it('streams progress of a long call as `notification` events before its `response`', async () => {
     const tt = await start();
     const s = await openSeed(tt.url);
-    cleanups.push(() => s.abort());
+    defer(() => s.abort());
     const body = { ...call('cd', 'countdown', { seconds: 2 }) };
     (body.params as Record<string, unknown>)._meta = { progressToken: 'tok' };
     const res = await followUp(tt.url, s.connectionId, body);
@@ -217,7 +206,7 @@ describe('POST /mcp/sse: keepalive', () => {
   it('sends `event: ping` with timestamp, ping_count and uptime every ping interval', async () => {
     const tt = await start({ pingIntervalMs: 100 });
     const s = await openSeed(tt.url);
-    cleanups.push(() => s.abort());
+    defer(() => s.abort());
     const pings: Array<{ event: string; data: { timestamp: number; ping_count: number; uptime: number } }> =
       [];
     const arrivals: number[] = [];
@@ -246,7 +235,7 @@ describe('POST /mcp/sse: termination releases everything', () => {
   /** Opens a stream with a `hold` call in flight. */
   async function streamWithCallInFlight(tt: TestTether, record: ReturnType<typeof holdSetup>['record']) {
     const s = await openSeed(tt.url, call('h', 'hold', { tag: 'in-flight' }));
-    cleanups.push(() => s.abort());
+    defer(() => s.abort());
     await waitFor(() => record.started.includes('in-flight'), 5_000, 'hold call started');
     return s;
   }
@@ -301,7 +290,7 @@ describe('POST /mcp/sse: termination releases everything', () => {
     const tt = await start({ setup, pingIntervalMs: 100, maxPingFailures: 3 });
     const { port } = new URL(tt.url);
     const socket: Socket = connect(Number(port), '127.0.0.1');
-    cleanups.push(() => socket.destroy());
+    defer(() => socket.destroy());
     await once(socket, 'connect');
     socket.pause(); // never reads: the server's writes back up
     const body = JSON.stringify(call('h', 'hold', { tag: 'stalled' }));
@@ -344,7 +333,7 @@ describe('POST /mcp/sse: termination releases everything', () => {
 
   it('frees a stream whose client left while its server was still being built', async () => {
     const setupGate = gate();
-    cleanups.push(() => setupGate.open());
+    defer(() => setupGate.open());
     const { setup: holdTools, record } = holdSetup();
     let built = 0;
     const tt = await start({
@@ -372,7 +361,7 @@ describe('POST /mcp/sse: bad input', () => {
   it('answers a non-JSON body with an `error` event (-32700) and keeps the stream usable', async () => {
     const tt = await start();
     const s = await openSeed(tt.url, 'this is { not json');
-    cleanups.push(() => s.abort());
+    defer(() => s.abort());
     const parseError = json(await s.reader.nextEvent('error'));
     expect(parseError).toMatchObject({ jsonrpc: '2.0', error: { code: -32700 }, id: null });
 
@@ -413,7 +402,7 @@ describe('POST /mcp/sse: bad input', () => {
     expect(tt.tether.registry.size).toBe(0);
 
     const s = await openSeed(tt.url);
-    cleanups.push(() => s.abort());
+    defer(() => s.abort());
     const res = await followUp(tt.url, s.connectionId, big);
     expect(res.status).toBe(413);
     // The stream itself is unaffected.

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { captureLogs, type LogLine } from '../../../test/helpers/tether.js';
+import { captureLogs, type LogLine } from '../../../test/support/tether.js';
 import { type RequestEdgeOptions, readJsonRpcPost } from './request-edge.js';
 
 const MAX_BODY_BYTES = 256;

@@ -1,47 +1,19 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { type IncomingHttpHeaders, request } from 'node:http';
 import type { ConnectionView } from '../../../src/http/admin.js';
+import { messagesOfBody, modernRequest, sessionHeaders, toolCall } from '../../support/rpc.js';
+import { fetchText, type OpenStreamOptions } from '../../support/sse.js';
 import type { DebugMemory } from '../fixtures/chaos-tools.js';
 import { ADMIN_TOKEN, type ChaosServer } from './server.js';
 
 /** A whole HTTP response. */
-export interface Answer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  text: string;
-}
+export type Answer = Awaited<ReturnType<typeof fetchText>>;
 
 /**
  * One request on its own socket, closed after the answer, so probes never
  * leave a keep-alive socket on the server that would count as a leak.
  */
-export function http(
-  url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: unknown } = {},
-): Promise<Answer> {
-  const body = options.body === undefined ? undefined : JSON.stringify(options.body);
-  return new Promise((resolve, reject) => {
-    const req = request(url, {
-      method: options.method ?? (body === undefined ? 'GET' : 'POST'),
-      agent: false,
-      headers: {
-        connection: 'close',
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...options.headers,
-      },
-    });
-    req.once('error', reject);
-    req.once('response', (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        text += c;
-      });
-      res.once('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
-      res.once('error', reject);
-    });
-    req.end(body);
-  });
+export function http(url: string, options: OpenStreamOptions = {}): Promise<Answer> {
+  return fetchText(url, { ...options, headers: { connection: 'close', ...options.headers } });
 }
 
 /** The server's Prometheus metrics as `name{labels}` → value. */
@@ -84,38 +56,18 @@ export function closeConnection(server: ChaosServer, id: string): Promise<Answer
   });
 }
 
-const MODERN = '2026-07-28';
-
 /** Calls a tool over a stateless 2026-07-28 request and returns its text content. */
 export async function callTool(server: ChaosServer, name: string, args: Record<string, unknown>) {
-  const answer = await http(`${server.url}/mcp`, {
-    headers: {
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': MODERN,
-      'mcp-method': 'tools/call',
-      'mcp-name': name,
-    },
-    body: {
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'tools/call',
-      params: {
-        name,
-        arguments: args,
-        _meta: {
-          'io.modelcontextprotocol/protocolVersion': MODERN,
-          'io.modelcontextprotocol/clientInfo': { name: 'chaos-probe', version: '1' },
-          'io.modelcontextprotocol/clientCapabilities': {},
-        },
-      },
-    },
-  });
+  const request = modernRequest(
+    1,
+    'tools/call',
+    { name, arguments: args },
+    { clientInfo: { name: 'chaos-probe', version: '1' } },
+  );
+  const answer = await http(`${server.url}/mcp`, request);
   if (answer.status !== 200) throw new Error(`tools/call ${name} answered ${answer.status}: ${answer.text}`);
-  const json = answer.text.startsWith('{')
-    ? answer.text
-    : (answer.text.split('\n').find((l) => l.startsWith('data: {')) ?? '').slice(6);
-  const message = JSON.parse(json) as { result?: { content?: Array<{ text?: string }> } };
-  return message.result?.content?.[0]?.text ?? '';
+  const [message] = messagesOfBody(answer.headers['content-type'], answer.text);
+  return (message?.result as { content?: Array<{ text?: string }> } | undefined)?.content?.[0]?.text ?? '';
 }
 
 /**
@@ -175,17 +127,8 @@ export function rssMiB(pid: number): { rss: number; peak: number } {
 /** The 2025-era session answers: status of a tools/call POST with its id (404 once it is gone). */
 export async function sessionStatus(server: ChaosServer, sessionId: string): Promise<number> {
   const answer = await http(`${server.url}/mcp`, {
-    headers: {
-      accept: 'application/json, text/event-stream',
-      'mcp-session-id': sessionId,
-      'mcp-protocol-version': '2025-11-25',
-    },
-    body: {
-      jsonrpc: '2.0',
-      id: 'probe',
-      method: 'tools/call',
-      params: { name: 'echo', arguments: { text: 'x' } },
-    },
+    headers: sessionHeaders(sessionId),
+    body: toolCall('probe', 'echo', { text: 'x' }),
   });
   return answer.status;
 }

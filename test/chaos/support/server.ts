@@ -1,12 +1,19 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  type Child,
+  type ChildExit,
+  jsonLines,
+  REPO_ROOT,
+  spawnNode,
+  within,
+} from '../../support/process.js';
 import type { ToolEvent } from '../fixtures/chaos-tools.js';
-import { alive, poll, signalChild, track } from './processes.js';
 import { recordReasons, resultsDir } from './results.js';
 
-export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export { REPO_ROOT };
+
 const TOOLS = fileURLToPath(new URL('../fixtures/chaos-tools.ts', import.meta.url));
 export const ADMIN_TOKEN = 'chaos-admin-token-0123456789abcdef';
 
@@ -14,16 +21,12 @@ export const ADMIN_TOKEN = 'chaos-admin-token-0123456789abcdef';
 export type ServerLog = Record<string, unknown> & { msg: string; time: string; t: number };
 
 /** How the server process ended, with the wall time at which the parent saw it exit. */
-export interface ServerExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  at: number;
-}
+export type ServerExit = ChildExit;
 
 /** `mcp-tether serve` in a child process, with its log lines parsed as they arrive. */
 export interface ChaosServer {
   readonly name: string;
-  readonly child: ChildProcess;
+  readonly child: Child;
   readonly pid: number;
   readonly port: number;
   readonly url: string;
@@ -54,99 +57,40 @@ export async function startServer(name: string, flags: string[] = []): Promise<C
   const dir = resultsDir();
   const eventsFile = join(dir, `${name}-events.jsonl`);
   const faultFile = join(dir, `${name}-fault`);
-  const child = spawn(
-    process.execPath,
+  const child = spawnNode(
     [
-      '--expose-gc',
-      '--import',
-      'tsx',
       'src/cli/bin.ts',
       'serve',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--log-format',
-      'json',
-      '--log-level',
+      ...['--host', '127.0.0.1', '--port', '0', '--log-format', 'json'],
       // debug: the suite follows every stream, a request's own response stream included.
-      'debug',
-      '--admin-token',
-      ADMIN_TOKEN,
-      '--tools',
-      TOOLS,
+      ...['--log-level', 'debug'],
+      ...['--admin-token', ADMIN_TOKEN, '--tools', TOOLS],
       ...flags,
     ],
     {
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        NO_COLOR: '1',
-        CHAOS_EVENTS_FILE: eventsFile,
-        CHAOS_FAULT_FILE: faultFile,
-        CHAOS_PARENT_PID: String(process.pid),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      tsx: true,
+      nodeFlags: ['--expose-gc'],
+      env: { NO_COLOR: '1', CHAOS_EVENTS_FILE: eventsFile, CHAOS_FAULT_FILE: faultFile },
     },
   );
-  track(child);
   const pid = child.pid;
-  if (pid === undefined) throw new Error('the server process did not start');
-  const logs: ServerLog[] = [];
-  const watchers = new Set<(l: ServerLog) => void>();
   const raw = createWriteStream(join(dir, `${name}.log`));
-  let partial = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    raw.write(chunk);
-    partial += chunk;
-    const lines = partial.split('\n');
-    partial = lines.pop() ?? '';
-    for (const text of lines) {
-      if (!text.startsWith('{')) continue;
-      const line = JSON.parse(text) as ServerLog;
-      line.t = Date.parse(line.time);
-      logs.push(line);
-      for (const w of [...watchers]) w(line);
-    }
-  });
-  let stderr = '';
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-    raw.write(`[stderr] ${chunk}`);
+  child.process.stdout?.on('data', (chunk: string) => raw.write(chunk));
+  child.process.stderr?.on('data', (chunk: string) => raw.write(`[stderr] ${chunk}`));
+  const { lines: logs, wait: waitForLog } = jsonLines<ServerLog>(child, undefined, (line) => {
+    line.t = Date.parse(line.time);
+    return line;
   });
   // Timed at 'exit', resolved at 'close': by then every line it printed has been read.
-  const exited = new Promise<ServerExit>((resolve) => {
-    child.once('exit', (code, signal) => {
-      const at = Date.now();
-      child.once('close', () => {
-        raw.end();
-        resolve({ code, signal, at });
-      });
-    });
+  const exited = child.exited.then((e) => {
+    raw.end();
+    return e;
   });
-
-  const waitForLog = (predicate: (l: ServerLog) => boolean, timeoutMs: number, what: string) => {
-    const found = logs.find(predicate);
-    if (found) return Promise.resolve(found);
-    return new Promise<ServerLog>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        watchers.delete(watch);
-        reject(new Error(`${name}: no log line for ${what} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const watch = (l: ServerLog) => {
-        if (!predicate(l)) return;
-        clearTimeout(timer);
-        watchers.delete(watch);
-        resolve(l);
-      };
-      watchers.add(watch);
-    });
-  };
 
   const listening = await Promise.race([
     waitForLog((l) => l.msg === 'server.listening', 30_000, 'server.listening'),
     exited.then((e) => {
-      throw new Error(`${name}: server exited (${e.code ?? e.signal}) before listening: ${stderr}`);
+      throw new Error(`${name}: server exited (${e.code ?? e.signal}) before listening: ${child.stderr()}`);
     }),
   ]);
   const port = Number(listening.port);
@@ -169,21 +113,14 @@ export async function startServer(name: string, flags: string[] = []): Promise<C
         : [],
     faultFile,
     exited,
-    signal(signal) {
-      const at = Date.now();
-      signalChild(child, signal);
-      return at;
-    },
+    signal: (signal) => child.signal(signal),
     async stop() {
       recordReasons(
         name,
         logs.filter((l) => l.msg === 'connection.closed').map((l) => String(l.reason)),
         logs.filter((l) => l.msg === 'session.closed').map((l) => String(l.reason)),
       );
-      if (alive(child)) {
-        signalChild(child, 'SIGKILL');
-        await poll(() => (alive(child) ? undefined : true), 5_000, `${name} to exit`);
-      }
+      await within(child.kill(), 5_000, `${name} to exit`);
     },
   };
 }

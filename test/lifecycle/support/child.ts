@@ -1,11 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { type Child, spawnNode } from '../../support/process.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/stream-client.mjs', import.meta.url));
 
 /** A client process running `fixtures/stream-client.mjs`. */
 export interface StreamClient {
-  child: ChildProcess;
+  child: Child;
   pid: number;
   /** Resolves once the child is up and waiting for a session id on stdin (session id `-`). */
   started: Promise<void>;
@@ -27,65 +27,22 @@ export interface StreamClient {
  * try { await c.ready; c.kill(); } finally { c.kill(); }
  */
 export function spawnStreamClient(args: string[], readyTimeoutMs = 10_000): StreamClient {
-  const child = spawn(process.execPath, [FIXTURE, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const pid = child.pid;
-  if (pid === undefined) throw new Error('the client process did not start');
-  child.stdin?.on('error', () => {});
-  let stderr = '';
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  const exited = new Promise<NodeJS.Signals | null>((resolve) => {
-    child.once('exit', (_code, signal) => resolve(signal));
-  });
-  let stdout = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  const started = new Promise<void>((resolve, reject) => {
-    const check = () => {
-      if (!/^started$/m.test(stdout)) return;
-      child.stdout?.off('data', check);
-      resolve();
-    };
-    child.stdout?.on('data', check);
-    child.once('exit', (code, signal) =>
-      reject(new Error(`client exited (${code ?? signal}); stderr: ${stderr}`)),
-    );
-  });
+  const child = spawnNode([FIXTURE, ...args], { stdin: true });
+  const started = child.line(/^started$/, readyTimeoutMs, 'started').then(() => undefined);
   started.catch(() => {});
-  const ready = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`client not ready after ${readyTimeoutMs} ms; stderr: ${stderr}`)),
-      readyTimeoutMs,
-    );
-    child.stdout?.on('data', () => {
-      const line = /^ready ?(.*)$/m.exec(stdout);
-      if (line) {
-        clearTimeout(timer);
-        resolve(line[1] ?? '');
-      }
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`client exited (${code ?? signal}) before ready; stderr: ${stderr}`));
-    });
-  });
+  const ready = child
+    .line(/^ready ?/, readyTimeoutMs, 'ready')
+    .then((l) => /^ready ?(.*)$/.exec(l)?.[1] ?? '');
   ready.catch(() => {});
   return {
     child,
-    pid,
+    pid: child.pid,
     started,
-    send: (line) => child.stdin?.write(`${line}\n`),
+    send: (line) => child.process.stdin?.write(`${line}\n`),
     ready,
-    exited,
-    kill() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-      }
+    exited: child.exited.then((e) => e.signal),
+    kill: () => {
+      child.signal('SIGKILL');
     },
   };
 }

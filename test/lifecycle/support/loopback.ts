@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { ConnectionRegistry } from '../../../src/connection/registry.js';
 import type { ConnectionInfo, SseConnection } from '../../../src/connection/sse-connection.js';
-import type { LogLine } from '../../helpers/tether.js';
+import type { LogLine } from '../../support/tether.js';
 
 /** A real `node:http` server on 127.0.0.1:0 whose every request becomes a registered SSE stream. */
 export interface LoopbackStreams {

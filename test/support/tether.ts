@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import { afterEach } from 'vitest';
 import { type CreateTetherOptions, createTether, type Tether } from '../../src/index.js';
 
 /** A log line as pino wrote it. */
@@ -59,15 +60,31 @@ export async function startTether(options: CreateTetherOptions = {}): Promise<Te
   };
 }
 
-/** Polls `predicate` every 10 ms until it holds or `timeoutMs` passes; throws on timeout. */
-export async function waitFor(
-  predicate: () => boolean,
-  timeoutMs = 5_000,
-  what = 'condition',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/**
+ * One instance per test: `start()` starts it, and after each test every
+ * cleanup given to `defer()` runs (last first), then the instance closes.
+ * Call once at the top of a file.
+ *
+ * @example
+ * const { start, defer } = tetherPerTest();
+ * it('...', async () => { const t = await start(); defer(() => reader.cancel()); });
+ */
+export function tetherPerTest(): {
+  start(options?: CreateTetherOptions): Promise<TestTether>;
+  defer(cleanup: () => unknown): void;
+} {
+  let current: TestTether | undefined;
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    await current?.close();
+    current = undefined;
+  });
+  return {
+    async start(options = {}) {
+      current = await startTether(options);
+      return current;
+    },
+    defer: (cleanup) => cleanups.push(cleanup),
+  };
 }
