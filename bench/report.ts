@@ -4,7 +4,7 @@ import { REPO } from './lib/proc.js';
 import { DISCONNECT_TARGETS, type LatencySet } from './phases/disconnect.js';
 import { KEEPALIVE_TARGETS } from './phases/keepalive.js';
 import { STREAM_TARGETS } from './phases/streams.js';
-import { THROUGHPUT_TARGETS, type ThroughputSample } from './phases/throughput.js';
+import { BASELINE_IDS, baseId, THROUGHPUT_TARGETS, type ThroughputSample } from './phases/throughput.js';
 import type { BenchResults } from './run.js';
 
 /**
@@ -96,6 +96,45 @@ function throughputTables(r: BenchResults): string {
       );
     }
     out.push('');
+  }
+  return out.join('\n');
+}
+
+/**
+ * mcp-tether against the base checkout (BENCH_BASELINE), per target and
+ * concurrency: each figure's median for both, and current ÷ base taken within
+ * each repetition, median (min–max). Above 1 is faster for req/s, slower for p50 and p99.
+ */
+export function baselineTable(r: BenchResults): string {
+  const b = r.baseline;
+  if (b === undefined) return '';
+  const figures: [string, (s: ThroughputSample) => number, number][] = [
+    ['req/s', (s) => s.requestsPerSecond, 0],
+    ['p50 ms', (s) => s.latencyMs.p50, 3],
+    ['p99 ms', (s) => s.latencyMs.p99, 2],
+  ];
+  const head = figures.flatMap(([name]) => [name, `${name} base`, 'current ÷ base']);
+  const out = [
+    `mcp-tether ${r.tether.commit}${r.tether.dirtyFiles ? ` + ${r.tether.dirtyFiles} uncommitted file(s)` : ''} (current) vs ${b.commit}${b.dirtyFiles ? ` + ${b.dirtyFiles} uncommitted file(s)` : ''} (base, \`${b.checkout}\`), ${r.reps} repetition${r.reps === 1 ? '' : 's'}${r.quick ? ', BENCH_QUICK=1 smoke run' : ''}. Ratios are current ÷ base within a repetition, median (min–max): above 1 is faster for req/s, slower for p50 and p99.`,
+    '',
+    `| target | in flight | ${head.join(' | ')} |`,
+    `|---|---:|${head.map(() => '---:').join('|')}|`,
+  ];
+  for (const t of THROUGHPUT_TARGETS.filter((x) => BASELINE_IDS.includes(x.id))) {
+    for (const c of r.settings.throughput.concurrencies) {
+      const now = sample(r, t.id, c);
+      const base = sample(r, baseId(t.id), c);
+      if (now.length === 0 && base.length === 0) continue;
+      const cells = figures.flatMap(([, pick, digits]) => {
+        const ratios = repRatios(r, t.id, baseId(t.id), c, pick);
+        return [
+          ms(now.map(pick), digits),
+          ms(base.map(pick), digits),
+          `${ratio(median(ratios), 1)}${spread(ratios, 2)}`,
+        ];
+      });
+      out.push(`| ${t.label} | ${c} | ${cells.join(' | ')} |`);
+    }
   }
   return out.join('\n');
 }
@@ -478,6 +517,9 @@ export function resultsMarkdown(r: BenchResults, file: string): string {
     `### 1. tools/call throughput and latency (${r.settings.throughput.durationMs / 1000} s after ${r.settings.throughput.warmupMs / 1000} s warm-up, every reply checked)`,
     '',
     throughputTables(r),
+    ...(r.baseline === undefined
+      ? []
+      : ['#### Against the base checkout (BENCH_BASELINE)\n', baselineTable(r), '']),
     '### 2. Idle streams (RSS after a full GC; per stream = (RSS − RSS before the first stream) ÷ streams)',
     '',
     streamTables(r),

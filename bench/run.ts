@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { buildTether } from './lib/build.js';
+import { buildTether, type TetherBuild } from './lib/build.js';
 import { CLIENT_CPU, CPUS, killAll, loadAverage, PINNED, REPO, SERVER_CPU, sleep } from './lib/proc.js';
 import {
   ABORT_TARGETS,
@@ -16,8 +16,15 @@ import {
 } from './phases/disconnect.js';
 import { KEEPALIVE_TARGETS, type KeepaliveRun, keepaliveRun } from './phases/keepalive.js';
 import { STREAM_TARGETS, type StreamsRep, streamsRep } from './phases/streams.js';
-import { THROUGHPUT_TARGETS, type ThroughputSample, throughputRep } from './phases/throughput.js';
-import { writeReport } from './report.js';
+import {
+  baseId,
+  baselineTargets,
+  THROUGHPUT_TARGETS,
+  type ThroughputSample,
+  type ThroughputTarget,
+  throughputRep,
+} from './phases/throughput.js';
+import { baselineTable, writeReport } from './report.js';
 
 /**
  * `npm run bench`: every figure for mcp-tether and, in the same run, for the
@@ -34,6 +41,10 @@ import { writeReport } from './report.js';
  *   BENCH_PHASES=a,b      subset of throughput,streams,disconnect,keepalive
  *   BENCH_WAIT_QUIET=1    first wait (up to BENCH_QUIET_MAX_MIN, default 20 min) for a 1-minute load average below 0.6
  *   BENCH_NO_REPORT=1     keep BENCHMARKS.md as it is (results JSON only)
+ *   BENCH_BASELINE=dir    another checkout of this repository (with its node_modules, a symlink will
+ *                         do): its src/ is built too, and throughput adds tether@base and
+ *                         tether-2026@base (its own bench/servers/tether.ts, run in that checkout),
+ *                         each right beside its current twin; prints current ÷ base per figure
  */
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -43,6 +54,8 @@ const ONLY = process.env.BENCH_TARGETS?.split(',').map((id) => id.trim());
 const picked = (t: { id: string }) => ONLY === undefined || ONLY.includes(t.id);
 const QUIET_MAX_MIN = Number(process.env.BENCH_QUIET_MAX_MIN ?? 20);
 const REPS = Number(process.env.BENCH_REPS ?? (QUICK ? 1 : 3));
+/** Another checkout to compare with, resolved through symlinks. */
+const BASELINE = process.env.BENCH_BASELINE ? realpathSync(process.env.BENCH_BASELINE) : undefined;
 const PHASES = new Set(
   (process.env.BENCH_PHASES ?? 'throughput,streams,disconnect,keepalive').split(',').map((s) => s.trim()),
 );
@@ -87,7 +100,9 @@ export interface BenchResults {
     quiet: boolean;
   };
   versions: Record<string, string>;
-  tether: { commit: string; dirtyFiles: number; version: string };
+  tether: TetherBuild;
+  /** The other checkout's build (BENCH_BASELINE), measured as `<id>@base`. */
+  baseline?: TetherBuild & { checkout: string };
   throughput: Record<string, ThroughputSample[][]>;
   streams: Record<string, StreamsRep[]>;
   disconnect: Record<string, DisconnectRep[]>;
@@ -140,12 +155,39 @@ function push<T>(into: Record<string, T[]>, key: string, value: T | undefined): 
   (into[key] as T[]).push(value);
 }
 
+/** Fails before any build when BENCH_BASELINE cannot run. */
+function checkBaseline(checkout: string): void {
+  if (checkout === realpathSync(REPO)) throw new Error('BENCH_BASELINE is this checkout');
+  for (const needed of ['bench/servers/tether.ts', 'tsconfig.build.json', 'node_modules/.bin/tsx'])
+    if (!existsSync(`${checkout}/${needed}`)) throw new Error(`BENCH_BASELINE: no ${needed} in ${checkout}`);
+}
+
+/**
+ * One repetition's throughput targets, in order. With BENCH_BASELINE each
+ * mcp-tether target has its base twin beside it, first on even repetitions,
+ * so neither always runs second on a machine the other just warmed.
+ */
+function throughputTargets(rep: number): ThroughputTarget[] {
+  const twins = BASELINE === undefined ? [] : baselineTargets(BASELINE);
+  return THROUGHPUT_TARGETS.filter((x) => (ALL || !x.extra) && picked(x)).flatMap((t) => {
+    const twin = twins.find((b) => b.id === baseId(t.id));
+    if (twin === undefined) return [t];
+    return rep % 2 === 1 ? [t, twin] : [twin, t];
+  });
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   const quietWait = process.env.BENCH_WAIT_QUIET === '1' ? await waitQuiet() : { waitedS: 0, quiet: true };
   const loadBefore = loadAverage();
+  if (BASELINE !== undefined) checkBaseline(BASELINE);
   log('building mcp-tether from src/ ...');
   const tether = buildTether();
+  let baseline: BenchResults['baseline'];
+  if (BASELINE !== undefined) {
+    log(`building the base mcp-tether from ${BASELINE}/src/ ...`);
+    baseline = { ...buildTether(BASELINE), checkout: BASELINE };
+  }
   const results: BenchResults = {
     startedAt: new Date(started).toISOString(),
     finishedAt: '',
@@ -178,6 +220,7 @@ async function main(): Promise<void> {
       'mcp-proxy': versionOf('mcp-proxy'),
     },
     tether,
+    baseline,
     throughput: {},
     streams: {},
     disconnect: {},
@@ -190,12 +233,13 @@ async function main(): Promise<void> {
 
   for (let rep = 1; rep <= REPS; rep++) {
     if (PHASES.has('throughput')) {
-      for (const t of THROUGHPUT_TARGETS.filter((x) => (ALL || !x.extra) && picked(x))) {
+      for (const t of throughputTargets(rep)) {
         log(`rep ${rep}/${REPS} throughput ${t.id}`);
+        // A failed repetition stays as an empty one, so ratios still pair repetition i with i.
         push(
           results.throughput,
           t.id,
-          await attempt(`throughput ${t.id}`, errors, () => throughputRep(t, settings.throughput)),
+          (await attempt(`throughput ${t.id}`, errors, () => throughputRep(t, settings.throughput))) ?? [],
         );
       }
     }
@@ -260,6 +304,7 @@ async function main(): Promise<void> {
   const file = `${REPO}/bench/results/raw/${results.startedAt.replace(/[:.]/g, '-')}.json.txt`;
   writeFileSync(file, JSON.stringify(results));
   log(`results: ${file} (${results.durationS.toFixed(0)} s, ${errors.length} errors)`);
+  if (baseline !== undefined) process.stdout.write(`\n${baselineTable(results)}\n`);
   if (process.env.BENCH_NO_REPORT !== '1') {
     writeReport(results, file);
     log('wrote BENCHMARKS.md and bench/results/chart.svg');

@@ -44,20 +44,22 @@ const CLK_TCK = (() => {
 const children = new Set<ChildProcess>();
 
 /**
- * Starts `node <args>` pinned to `cpu`, with the open-file limit raised to the
- * hard limit (the shell `exec`s node, so the child's PID is node's).
+ * Starts `node <args>` in `cwd` (this checkout by default) pinned to `cpu`, with
+ * the open-file limit raised to the hard limit (the shell `exec`s node, so the
+ * child's PID is node's).
  */
 export function spawnNode(
   cpu: number,
   nodeArgs: string[],
   env: Record<string, string> = {},
   stdout: 'pipe' | 'ignore' = 'pipe',
+  cwd: string = REPO,
 ): ChildProcess {
   const quoted = nodeArgs.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const script = `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec node ${quoted}`;
   const argv = PINNED ? ['taskset', '-c', String(cpu), 'bash', '-c', script] : ['bash', '-c', script];
   const child = spawn(argv[0] as string, argv.slice(1), {
-    cwd: REPO,
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['pipe', stdout, 'pipe'],
   });

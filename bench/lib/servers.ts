@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
-import { SERVER_CPU, spawnNode, stderrTail, stop, waitLine } from './proc.js';
+import { buildDir } from './build.js';
+import { REPO, SERVER_CPU, spawnNode, stderrTail, stop, waitLine } from './proc.js';
 
 /** The servers a run compares; each is a script in bench/servers/. */
 export type ServerName = 'raw' | 'tether' | 'sdk1' | 'sdk2' | 'fastmcp';
@@ -15,23 +16,25 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Where the runner put this checkout's build of mcp-tether. */
-export const TETHER_DIST = `${process.env.BENCH_TETHER_BUILD ?? 'node_modules/.cache/mcp-tether-bench'}/dist/index.js`;
-
 /**
  * Starts a bench server pinned to the server core and waits for its READY
- * line. `BENCH_SERVER_NODE_ARGS` adds node flags, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+ * line. `checkout` (this one by default) is the checkout whose
+ * `bench/servers/<name>.ts` runs, in that checkout's directory, against that
+ * checkout's build of mcp-tether (made by the runner). `BENCH_SERVER_NODE_ARGS`
+ * adds node flags, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
  */
 export async function startServer(
   name: ServerName,
   env: Record<string, string> = {},
+  checkout: string = REPO,
 ): Promise<RunningServer> {
   const extra = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
   const child = spawnNode(
     SERVER_CPU,
     [...extra, '--expose-gc', '--import', 'tsx', `bench/servers/${name}.ts`],
-    { BENCH_TETHER_DIST: TETHER_DIST, ...env },
+    { BENCH_TETHER_DIST: `${buildDir(checkout)}/dist/index.js`, ...env },
     'ignore',
+    checkout,
   );
   let ready: { port: number; controlPort: number; pid: number };
   try {

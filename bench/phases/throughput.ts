@@ -13,6 +13,8 @@ export interface ThroughputTarget {
   env?: Record<string, string>;
   /** Only with BENCH_ALL=1 (keeps the default run within its time budget). */
   extra?: boolean;
+  /** Another checkout whose server script and build run instead of this one's (`BENCH_BASELINE`). */
+  checkout?: string;
 }
 
 export const THROUGHPUT_TARGETS: ThroughputTarget[] = [
@@ -37,6 +39,26 @@ export const THROUGHPUT_TARGETS: ThroughputTarget[] = [
   { id: 'sdk2', label: 'SDK v2 createMcpHandler (2026-07-28)', server: 'sdk2', mode: 'modern' },
   { id: 'fastmcp', label: 'fastmcp httpStream (stateful, SSE reply)', server: 'fastmcp', mode: 'session' },
 ];
+
+/** The mcp-tether targets a baseline run measures from both checkouts. */
+export const BASELINE_IDS = ['tether', 'tether-2026'];
+
+/** The id of a target's twin run from the base checkout. */
+export const baseId = (id: string) => `${id}@base`;
+
+/**
+ * `tether@base` and `tether-2026@base`: the same targets, driven by this
+ * checkout's client, against `checkout`'s own `bench/servers/tether.ts` and
+ * build of its `src/`.
+ */
+export function baselineTargets(checkout: string): ThroughputTarget[] {
+  return THROUGHPUT_TARGETS.filter((t) => BASELINE_IDS.includes(t.id)).map((t) => ({
+    ...t,
+    id: baseId(t.id),
+    label: `${t.label} @ base`,
+    checkout,
+  }));
+}
 
 /** One measured window. */
 export interface ThroughputSample extends LoadResult {
@@ -102,7 +124,7 @@ export async function throughputRep(
   target: ThroughputTarget,
   settings: ThroughputSettings,
 ): Promise<ThroughputSample[]> {
-  const server = await startServer(target.server, target.env);
+  const server = await startServer(target.server, target.env, target.checkout);
   try {
     const out: ThroughputSample[] = [];
     for (const c of settings.concurrencies) {
