@@ -10,7 +10,7 @@ import {
 import { afterEach, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { PipelinedServer } from '../pipeline/server.js';
-import { outcomeOf, TaskRuntime, type TaskRuntimeOptions } from './runtime.js';
+import { TaskRuntime, type TaskRuntimeOptions } from './runtime.js';
 import { registerTaskTool } from './tool.js';
 import { TASKS_EXTENSION_ID } from './types.js';
 
@@ -280,22 +280,6 @@ describe('TaskRuntime state transitions', () => {
     expect(await tasks.store.get(taskId)).toMatchObject({
       status: 'failed',
       error: { code: -32603, message: 'The server shut down before the task finished' },
-    });
-  });
-
-  it('outcomeOf maps settlements to transitions', () => {
-    expect(outcomeOf({ result: { content: [] } })).toMatchObject({ status: 'completed' });
-    expect(outcomeOf({ result: { structuredContent: { a: 1 } } })).toMatchObject({
-      status: 'completed',
-      result: { content: [], structuredContent: { a: 1 } },
-    });
-    expect(outcomeOf({ result: { resultType: 'input_required', inputRequests: {} } })).toMatchObject({
-      status: 'failed',
-      error: { code: -32603 },
-    });
-    expect(outcomeOf({ error: { code: -32000, message: 'custom' } })).toMatchObject({
-      status: 'failed',
-      error: { code: -32000, message: 'custom' },
     });
   });
 });
