@@ -56,6 +56,11 @@ export const ERRORS = {
   TETHER_ERR_RPC_PARSE: { status: 400, rpc: -32700, message: 'Parse error: the body is not valid JSON' },
   TETHER_ERR_RPC_INVALID_REQUEST: { status: 400, rpc: -32600, message: 'Invalid Request' },
   TETHER_ERR_RPC_INVALID_PARAMS: { status: 400, rpc: -32602, message: 'Invalid params' },
+  TETHER_ERR_RPC_DUPLICATE_ID: {
+    status: 400,
+    rpc: -32600,
+    message: 'Invalid Request: a request id is used twice (in the batch, or by a request still running)',
+  },
   TETHER_ERR_RPC_BATCH_TOO_LARGE: {
     status: 400,
     rpc: -32600,

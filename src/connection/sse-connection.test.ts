@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type LoopbackStreams, startLoopbackStreams } from '../../test/lifecycle/support/loopback.js';
 import type { CloseReason } from './close-reason.js';
-import { randomId } from './sse-connection.js';
+import { randomId } from './ids.js';
 
 const RETRY_MS = 2_500;
 

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { clientIpOf } from '../protocol/client-ip.js';
 import type { CloseReason } from './close-reason.js';
+import { randomId } from './ids.js';
 
 /** Which transport a stream belongs to. */
 export type TransportName = 'streamable-http' | 'legacy-sse' | 'seed-sse';
@@ -51,26 +51,6 @@ export interface ConnectionOwner {
 }
 
 const COMMENT_PING = ': ping\n\n';
-
-const ID_BYTES = 16;
-const ID_POOL_BYTES = ID_BYTES * 256;
-let idPool = randomBytes(ID_POOL_BYTES);
-let idPoolOffset = 0;
-
-/**
- * Creates an unguessable id (128 random bits, base64url) with an optional
- * prefix. Ids are cut from a pooled buffer refilled every 256 ids: one
- * `randomBytes` call per id was a measurable share of a request.
- */
-export function randomId(prefix = ''): string {
-  if (idPoolOffset === ID_POOL_BYTES) {
-    idPool = randomBytes(ID_POOL_BYTES);
-    idPoolOffset = 0;
-  }
-  const id = idPool.toString('base64url', idPoolOffset, idPoolOffset + ID_BYTES);
-  idPoolOffset += ID_BYTES;
-  return prefix + id;
-}
 
 /**
  * One live SSE response on a socket. It owns nothing but the response: it

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { type McpServerOptions, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
+import { RedisRouting } from '../cluster/redis-routing.js';
 import { resolveOptions } from '../config/options.js';
 import { KeepaliveScheduler } from '../connection/keepalive-scheduler.js';
 import { ConnectionRegistry, DEFAULT_CLOSE_GRACE_MS } from '../connection/registry.js';
@@ -130,7 +131,7 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     createServer: () => buildServer('legacy'),
     changes: backends.changes,
     onReplayed: (count) => metrics.eventsReplayed(count),
-    router: cluster,
+    router: cluster ? new RedisRouting(cluster) : undefined,
   });
   scheduler.onTick((now) => sessions.sweep(now));
   scheduler.onTick((now) => {

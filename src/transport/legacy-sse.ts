@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthInfo, McpServer } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
+import { randomId } from '../connection/ids.js';
 import type { ConnectionRegistry } from '../connection/registry.js';
-import { randomId } from '../connection/sse-connection.js';
 import { sendError } from '../errors.js';
 import { isRequest } from '../protocol/json-rpc.js';
 import { messageFrame, pingRequestFrame } from '../protocol/sse-frames.js';

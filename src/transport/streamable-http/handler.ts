@@ -4,11 +4,12 @@ import {
   classifyInboundRequest,
   type JSONRPCMessage,
   LATEST_PROTOCOL_VERSION,
+  type RequestId,
   SUPPORTED_PROTOCOL_VERSIONS,
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { sendError } from '../../errors.js';
-import { idOf, isResponse } from '../../protocol/json-rpc.js';
+import { idOf, isRequest, isResponse } from '../../protocol/json-rpc.js';
 import type { RequestAdmission } from '../shared/admission.js';
 import { acceptedTypes, accepts } from '../shared/media-types.js';
 import { readJsonRpcPost } from '../shared/request-edge.js';
@@ -63,6 +64,21 @@ function classify(req: IncomingMessage, body: unknown) {
     mcpNameHeader: header(req, 'mcp-name'),
     body,
   });
+}
+
+/**
+ * The first request id a POST repeats, within itself or of a request of the
+ * session still running: two answers with one id could not be told apart,
+ * and the second would be taken for the first's.
+ */
+function duplicateId(messages: readonly JSONRPCMessage[], session: LiveSession): RequestId | undefined {
+  const seen = new Set<RequestId>();
+  for (const m of messages) {
+    if (!isRequest(m)) continue;
+    if (seen.has(m.id) || session.transport.hasPendingRequest(m.id)) return m.id;
+    seen.add(m.id);
+  }
+  return undefined;
 }
 
 /** The version a session will speak: the client's if supported, else the latest. */
@@ -174,6 +190,11 @@ export function createStreamableHttpHandler(deps: StreamableHttpDeps) {
     }
     const session = await sessionFor(req, res, principal);
     if (!session) return;
+    const duplicate = duplicateId(messages, session);
+    if (duplicate !== undefined) {
+      sendError(res, 'TETHER_ERR_RPC_DUPLICATE_ID', { id: duplicate });
+      return;
+    }
     // A session without a server (hibernating, or new) builds it for a request or notification;
     // not for `notifications/initialized`, which the rebuild replays, nor for replies to liveness pings.
     if (messages.some(needsServer)) {

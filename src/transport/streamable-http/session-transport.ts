@@ -7,74 +7,19 @@ import type {
   Transport,
   TransportSendOptions,
 } from '@modelcontextprotocol/server';
-import type { ClusterBus } from '../../cluster/bus.js';
 import type { CloseReason } from '../../connection/close-reason.js';
+import { randomId } from '../../connection/ids.js';
 import type { ConnectionRegistry } from '../../connection/registry.js';
-import { LIVENESS_PING_PREFIX, randomId, type SseConnection } from '../../connection/sse-connection.js';
+import { LIVENESS_PING_PREFIX, type SseConnection } from '../../connection/sse-connection.js';
 import { INTERNAL_REQUEST_PREFIX } from '../../pipeline/metering.js';
 import { cancelledRequestId, isRequest, isResponse } from '../../protocol/json-rpc.js';
-import {
-  messageFrame,
-  pingRequestFrame,
-  primingFrame,
-  serializedMessageFrame,
-} from '../../protocol/sse-frames.js';
+import { pingRequestFrame, primingFrame, serializedMessageFrame } from '../../protocol/sse-frames.js';
 import { type EventStore, EventsEvictedError, type StoredEvent } from '../../session/event-store.js';
+import { type FollowTarget, LOCAL_ROUTING, type SessionRouting } from '../../session/routing.js';
+import { type LogicalStream, replayInto, SessionStreams } from './logical-streams.js';
 import { ReplayBacklog } from './replay-backlog.js';
 
-/** A resumable stream of one session: a POST's responses or the standalone GET stream. */
-interface LogicalStream {
-  readonly id: string;
-  readonly kind: 'response' | 'standalone';
-  /** Requests of a response stream still waiting for their response. */
-  readonly pending: Set<RequestId>;
-  connection: SseConnection | undefined;
-  /** While a resumed connection replays stored events, live frames wait here. */
-  backlog: ReplayBacklog | undefined;
-  /** Cluster mode: another node said the stream is done while the backlog was filling. */
-  endedRemotely?: boolean;
-}
-
-/** What a logical stream's shared metadata says (cluster mode). */
-export interface RoutedStreamInfo {
-  session: string | undefined;
-  owner: string | undefined;
-  done: boolean;
-  /** JSON-encoded ids of requests still unanswered. */
-  pending: string[];
-}
-
-/**
- * How a session's streams reach other nodes (Redis mode only; absent in the
- * embedded mode, which then behaves exactly as a single process always did).
- * Every message is appended to the shared event store and published on
- * `stream:<streamId>`; the node holding that stream's connection subscribes
- * to the channel while attached.
- */
-export interface StreamRouter {
-  readonly nodeId: string;
-  readonly bus: ClusterBus;
-  registerStream(streamId: string, sessionId: string, pending?: unknown[]): Promise<void>;
-  settle(streamId: string, requestId: unknown): Promise<void>;
-  markDone(streamId: string): Promise<void>;
-  streamInfo(streamId: string): Promise<RoutedStreamInfo | undefined>;
-  nodeAlive(nodeId: string): Promise<boolean>;
-}
-
-/** Messages on a `stream:<id>` channel. */
-type StreamSignal =
-  | { t: 'ev'; o: string; e: string; m: JSONRPCMessage }
-  | { t: 'end'; o: string }
-  | { t: 'pong'; id: string };
-
-/** Messages on a `session:<id>` channel. */
-export type SessionSignal = { t: 'cancel'; o: string; m: JSONRPCMessage } | { t: 'delete'; o: string };
-
-/** Finished response streams whose events a session keeps for late resumption. */
-export const FINISHED_STREAMS_KEPT = 32;
-
-/** JSON-RPC error code for a request whose node stopped before answering. */
-export const NODE_LOST_CODE = -32603;
+export { FINISHED_STREAMS_KEPT } from './logical-streams.js';
 
 export interface SessionTransportDeps {
   registry: ConnectionRegistry;
@@ -91,14 +36,18 @@ export interface SessionTransportDeps {
    * `initialize`, answered by the lobby; anything else is dropped).
    */
   unserved?(message: JSONRPCMessage, transport: SessionTransport): void;
-  /** Cluster mode: routes streams between nodes. */
-  router?: StreamRouter | undefined;
-  /** Cluster mode: the session's standalone stream id, shared by every node. */
+  /** How the session's streams reach other nodes. Default: one process ({@link LOCAL_ROUTING}). */
+  routing?: SessionRouting;
+  /** The session's standalone stream id when every node must use the same one (Redis mode). */
   standaloneStreamId?: string | undefined;
-  /** Cluster mode: how often a node watching another node's stream checks that node is alive, ms. */
-  ownerCheckMs?: number;
-  /** Cluster mode: routing failures (Redis errors) are reported here instead of thrown. */
-  onRouteError?(err: unknown, what: string): void;
+  /** Store failures (an append that could not be kept) are reported here instead of thrown. */
+  onStoreError?(err: unknown, what: string): void;
+}
+
+/** An answer to send instead of serving a GET. */
+export interface Refusal {
+  status: number;
+  message: string;
 }
 
 /** Whether a negotiated revision expects the priming event (2025-11-25 and later). */
@@ -113,6 +62,8 @@ export function wantsPriming(protocolVersion: string | undefined): boolean {
  * stored under an event id first, so a dropped connection loses nothing: the
  * client resumes with `Last-Event-ID` and gets the rest, and a request keeps
  * running while its stream is gone (a disconnect is not a cancellation).
+ * What other nodes must hear of (Redis mode) goes through its
+ * {@link SessionRouting}, which in one process does nothing.
  */
 export class SessionTransport implements Transport {
   onmessage?: (<T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void) | undefined;
@@ -120,15 +71,10 @@ export class SessionTransport implements Transport {
   onerror?: ((error: Error) => void) | undefined;
   protocolVersion: string | undefined;
 
-  private readonly streams = new Map<string, LogicalStream>();
-  private readonly requestStreams = new Map<RequestId, LogicalStream>();
-  /** Every stream id this session ever stored events under; deleted with the session. */
-  private readonly storedStreams = new Set<string>();
-  /** Finished response streams, oldest first; see {@link FINISHED_STREAMS_KEPT}. */
-  private readonly finishedStreams: string[] = [];
-  private standalone: LogicalStream | undefined;
+  private readonly streams: SessionStreams;
+  private readonly routing: SessionRouting;
   private closeReason: CloseReason | undefined;
-  /** The internal request of {@link rehydrate} in flight, whose answer nobody receives. */
+  /** The internal request of {@link replayHandshake} in flight, whose answer nobody receives. */
   private swallow: { id: RequestId; done: () => void } | undefined;
   /** Requests the session's server sent the client and still waits on. */
   private readonly serverRequests = new Set<RequestId>();
@@ -138,7 +84,10 @@ export class SessionTransport implements Transport {
   constructor(
     readonly sessionId: string,
     private readonly deps: SessionTransportDeps,
-  ) {}
+  ) {
+    this.streams = new SessionStreams(deps.standaloneStreamId);
+    this.routing = deps.routing ?? LOCAL_ROUTING;
+  }
 
   async start(): Promise<void> {}
 
@@ -148,9 +97,7 @@ export class SessionTransport implements Transport {
 
   /** Number of SSE connections currently attached to this session. */
   get openStreams(): number {
-    let n = 0;
-    for (const s of this.streams.values()) if (s.connection && !s.connection.closed) n++;
-    return n;
+    return this.streams.connections;
   }
 
   get closed(): boolean {
@@ -159,7 +106,12 @@ export class SessionTransport implements Transport {
 
   /** Requests accepted and not yet answered (or cancelled). */
   get pendingRequests(): number {
-    return this.requestStreams.size;
+    return this.streams.pendingRequests;
+  }
+
+  /** Whether a request with this id is running (a second one with the same id is refused). */
+  hasPendingRequest(id: RequestId): boolean {
+    return this.streams.hasRequest(id);
   }
 
   /**
@@ -167,14 +119,14 @@ export class SessionTransport implements Transport {
    * running, no request of its own awaiting the client's answer.
    */
   get quiescent(): boolean {
-    return this.requestStreams.size === 0 && this.serverRequests.size === 0 && this.swallow === undefined;
+    return this.streams.pendingRequests === 0 && this.serverRequests.size === 0 && this.swallow === undefined;
   }
 
   /**
    * Lets go of the connected server without ending the session: the server
    * sees its transport close (and cleans up as it would), while the
-   * session's streams, stored events and id stay. {@link rehydrate} on a new
-   * server picks the session up again.
+   * session's streams, stored events and id stay. {@link replayHandshake} on
+   * a new server picks the session up again.
    */
   detachServer(): void {
     const onclose = this.onclose;
@@ -187,36 +139,24 @@ export class SessionTransport implements Transport {
   /**
    * Forgets the events of finished response streams (kept for a client that
    * resumes one late): called when the session hibernates, long after any
-   * such resumption. In a cluster the shared store keeps them for other nodes.
+   * such resumption. A shared store keeps them for other nodes.
    */
   forgetFinished(): void {
-    if (this.deps.router) return;
-    for (const id of this.finishedStreams.splice(0)) {
-      if (this.storedStreams.delete(id)) this.deps.eventStore.deleteStream(id).catch(() => {});
-    }
+    if (this.routing.shared) return;
+    for (const id of this.streams.forgetFinished()) this.deleteEvents(id);
   }
 
   /**
    * Sends a server-wide notification (a list change) on the session's
-   * standalone stream. Sessions that never opened one are skipped; in a
-   * cluster only the node holding the stream's connection sends it.
+   * standalone stream. Sessions that never opened one are skipped; with
+   * several nodes only the one holding the stream's connection sends it.
    */
   notifyStandalone(message: JSONRPCMessage, serialized: string): void {
-    const stream = this.standalone;
+    const stream = this.streams.standalone;
     if (this.closeReason !== undefined || stream === undefined) return;
-    if (this.deps.router) {
-      const local = stream.connection;
-      if (local !== undefined && !local.closed) this.send(message).catch(() => {});
-      return;
-    }
-    this.deps.eventStore.append(stream.id, message).then(
-      (eventId) => {
-        const frame = serializedMessageFrame(serialized, eventId);
-        if (stream.backlog) stream.backlog.push({ eventId, frame });
-        else stream.connection?.write(frame);
-      },
-      () => {},
-    );
+    const attached = stream.connection !== undefined && !stream.connection.closed;
+    if (!this.routing.deliversStandalone(attached)) return;
+    void this.emit(stream, message, serialized);
   }
 
   /**
@@ -231,12 +171,13 @@ export class SessionTransport implements Transport {
     authInfo: AuthInfo | undefined,
     refusals?: ReadonlyMap<RequestId, JSONRPCMessage>,
   ): void {
-    const messages = received.filter(
-      (m) => !(isResponse(m) && (this.isPingReply(m) || this.forwardedResponse(m))),
-    );
-    for (const m of messages) {
-      if (isResponse(m)) this.serverRequests.delete(m.id);
-      else if ('method' in m && m.method === 'logging/setLevel') this.logLevelParams = m.params;
+    const messages: JSONRPCMessage[] = [];
+    for (const m of received) {
+      const kept = isResponse(m) ? this.inboundResponse(m) : m;
+      if (kept === undefined) continue;
+      messages.push(kept);
+      if (isResponse(kept)) this.serverRequests.delete(kept.id);
+      else if ('method' in kept && kept.method === 'logging/setLevel') this.logLevelParams = kept.params;
     }
     const requests = messages.filter(isRequest);
     if (requests.length === 0) {
@@ -244,24 +185,21 @@ export class SessionTransport implements Transport {
       for (const m of messages) {
         this.deliver(m, authInfo ? { authInfo } : undefined);
         this.releaseCancelled(m);
-        this.forwardCancel(m);
+        if (cancelledRequestId(m) !== undefined) this.routing.cancelled(m);
       }
       return;
     }
-    const stream = this.newStream('response');
-    for (const r of requests) {
-      stream.pending.add(r.id);
-      this.requestStreams.set(r.id, stream);
-    }
-    this.attach(stream, req, res);
-    this.routeError(
-      this.deps.router?.registerStream(stream.id, this.sessionId, [...stream.pending]),
-      'register',
+    const stream = this.streams.create('response');
+    this.streams.bind(
+      stream,
+      requests.map((r) => r.id),
     );
+    this.attach(stream, req, res);
+    this.routing.opened(stream.id, [...stream.pending]);
     const extra: MessageExtraInfo = {
       ...(authInfo ? { authInfo } : {}),
       closeSSEStream: () => stream.connection?.close('manual'),
-      closeStandaloneSSEStream: () => this.standalone?.connection?.close('manual'),
+      closeStandaloneSSEStream: () => this.streams.standalone?.connection?.close('manual'),
     };
     for (const m of messages) {
       const refusal = isRequest(m) ? refusals?.get(m.id) : undefined;
@@ -271,22 +209,16 @@ export class SessionTransport implements Transport {
     }
   }
 
-  /** Hands a client message to the connected server, or to {@link SessionTransportDeps.unserved} without one. */
-  private deliver(message: JSONRPCMessage, extra: MessageExtraInfo | undefined): void {
-    if (this.onmessage) this.onmessage(message, extra);
-    else this.deps.unserved?.(message, this);
-  }
-
   /**
    * Serves a GET: a resumption when `lastEventId` names one of this session's
-   * streams, otherwise the standalone stream. Returns an HTTP status to answer
-   * with instead when the GET cannot be served.
+   * streams, otherwise the standalone stream. Returns what to answer with
+   * instead when the GET cannot be served.
    */
   async handleGet(
     req: IncomingMessage,
     res: ServerResponse,
     lastEventId: string | undefined,
-  ): Promise<{ status: number; message: string } | undefined> {
+  ): Promise<Refusal | undefined> {
     if (lastEventId !== undefined) {
       const streamId = this.deps.eventStore.streamOf(lastEventId);
       if (streamId === undefined || !(await this.ownsStream(streamId))) {
@@ -294,12 +226,13 @@ export class SessionTransport implements Transport {
       }
       return this.resume(streamId, lastEventId, req, res);
     }
-    if (this.standalone?.connection && !this.standalone.connection.closed) {
+    const current = this.streams.standalone;
+    if (current?.connection && !current.connection.closed) {
       return { status: 409, message: 'Conflict: this session already has a standalone SSE stream' };
     }
-    this.standalone ??= this.newStream('standalone');
-    this.attach(this.standalone, req, res);
-    if (this.deps.router) await this.follow(this.standalone, this.standalone.connection);
+    const stream = current ?? this.streams.create('standalone');
+    const connection = this.attach(stream, req, res);
+    await this.routing.follow(stream.id, this.followTarget(stream, connection));
     return undefined;
   }
 
@@ -314,54 +247,52 @@ export class SessionTransport implements Transport {
       return;
     }
     if (isRequest(message)) this.serverRequests.add(message.id);
-    else if ('method' in message && message.method === 'notifications/cancelled') {
-      const requestId = cancelledRequestId(message);
-      if (requestId !== undefined) this.serverRequests.delete(requestId);
+    else {
+      const cancelled = cancelledRequestId(message);
+      if (cancelled !== undefined) this.serverRequests.delete(cancelled);
     }
     const relatedId = response ? message.id : options?.relatedRequestId;
-    let stream = relatedId === undefined ? undefined : this.requestStreams.get(relatedId);
+    let stream = relatedId === undefined ? undefined : this.streams.forRequest(relatedId);
     if (!stream) {
       if (response) {
         this.onerror?.(new Error(`No stream for the response to request ${String(relatedId)}`));
         return;
       }
-      this.standalone ??= this.newStream('standalone');
-      stream = this.standalone;
+      stream = this.streams.standalone ?? this.streams.create('standalone');
     }
     if (response && this.protocolVersion === undefined) this.noteNegotiatedVersion(message);
-    const router = this.deps.router;
-    // Cluster mode: the client's answer to a server-to-client request may be POSTed to any node; its id says which one asked.
-    const outgoing: JSONRPCMessage =
-      router && isRequest(message)
-        ? ({ ...message, id: `${router.nodeId}~${JSON.stringify(message.id)}` } as JSONRPCMessage)
-        : message;
-    // Serialized once: the store measures (and Redis stores) the same text the frame carries.
-    const data = JSON.stringify(outgoing);
-    const appended = { sessionId: this.sessionId, serialized: data };
-    let eventId: string | undefined;
-    if (router) {
-      try {
-        eventId = await this.deps.eventStore.append(stream.id, outgoing, appended);
-      } catch (err) {
-        // Redis is down: the message still goes to a local connection, without an id to resume from.
-        this.deps.onRouteError?.(err, 'append');
-      }
-    } else eventId = await this.deps.eventStore.append(stream.id, message, appended);
-    const frame = serializedMessageFrame(data, eventId);
-    if (stream.backlog) stream.backlog.push({ eventId: eventId ?? '', frame });
-    else stream.connection?.write(frame);
-    if (router && eventId !== undefined) {
-      const signal: StreamSignal = { t: 'ev', o: router.nodeId, e: eventId, m: outgoing };
-      this.routeError(router.bus.publish(`stream:${stream.id}`, signal), 'publish');
-    }
+    await this.emit(stream, this.routing.outgoing(message));
     if (response) {
-      stream.pending.delete(message.id);
-      this.requestStreams.delete(message.id);
-      if (router && stream.pending.size > 0) this.routeError(router.settle(stream.id, message.id), 'settle');
-      if (stream.pending.size === 0) this.finish(stream);
+      const answered = this.streams.answered(message.id);
+      if (answered?.done) this.finish(answered.stream);
+      else if (answered) this.routing.settled(answered.stream.id, message.id);
       // The idle TTL counts from the last answer, not from when its stream dropped.
       this.deps.onStreamsChanged(this.openStreams);
     }
+  }
+
+  /**
+   * Stores a message under an event id, then writes it (or holds it while a
+   * resumed connection replays). A store that fails does not lose the
+   * message: it goes out without an id to resume from, and the failure is
+   * reported.
+   */
+  private async emit(stream: LogicalStream, message: JSONRPCMessage, serialized?: string): Promise<void> {
+    // Serialized once: the store measures (and Redis stores) the same text the frame carries.
+    const data = serialized ?? JSON.stringify(message);
+    let eventId: string | undefined;
+    try {
+      eventId = await this.deps.eventStore.append(stream.id, message, {
+        sessionId: this.sessionId,
+        serialized: data,
+      });
+    } catch (err) {
+      this.deps.onStoreError?.(err, 'append');
+    }
+    const frame = serializedMessageFrame(data, eventId);
+    if (stream.backlog) stream.backlog.push({ eventId: eventId ?? '', frame });
+    else stream.connection?.write(frame);
+    if (eventId !== undefined) this.routing.appended(stream.id, eventId, message);
   }
 
   /** Ends the session's streams with `reason` and tells the SDK the transport is gone. */
@@ -371,20 +302,27 @@ export class SessionTransport implements Transport {
     // A rebuild replaying the handshake gets no answer now: let it finish at once.
     this.swallow?.done();
     this.swallow = undefined;
-    for (const s of this.streams.values()) s.connection?.close(reason);
-    this.streams.clear();
-    this.requestStreams.clear();
     this.serverRequests.clear();
-    // In a cluster another node may still serve the session: its events stay until it is deleted.
-    if (!this.deps.router || reason === 'session_deleted') {
-      for (const id of this.storedStreams) this.deps.eventStore.deleteStream(id).catch(() => {});
-    }
-    this.storedStreams.clear();
+    const stored = this.streams.clear((connection) => connection.close(reason));
+    // A shared session may still be served by another node: its events stay until it is deleted.
+    if (!this.routing.shared || reason === 'session_deleted') for (const id of stored) this.deleteEvents(id);
     this.onclose?.();
   }
 
   async close(): Promise<void> {
     this.closeWith('session_deleted');
+  }
+
+  /** Hands a client message to the connected server, or to {@link SessionTransportDeps.unserved} without one. */
+  private deliver(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
+    if (this.onmessage) this.onmessage(message, extra);
+    else this.deps.unserved?.(message, this);
+  }
+
+  private deleteEvents(streamId: string): void {
+    this.deps.eventStore
+      .deleteStream(streamId)
+      .catch((err: unknown) => this.deps.onStoreError?.(err, 'delete'));
   }
 
   /**
@@ -395,24 +333,23 @@ export class SessionTransport implements Transport {
   private releaseCancelled(message: JSONRPCMessage): void {
     const requestId = cancelledRequestId(message);
     if (requestId === undefined) return;
-    const stream = this.requestStreams.get(requestId);
-    if (!stream) return;
-    stream.pending.delete(requestId);
-    this.requestStreams.delete(requestId);
-    if (stream.pending.size === 0) this.finish(stream);
+    const answered = this.streams.answered(requestId);
+    if (answered?.done) this.finish(answered.stream);
   }
 
-  /** Consumes replies to liveness pings; the SDK never sent them, so it must not see them. */
-  private isPingReply(message: JSONRPCMessage & { id: RequestId }): boolean {
-    if (typeof message.id !== 'string' || !message.id.startsWith(LIVENESS_PING_PREFIX)) return false;
-    const local = this.standalone?.connection;
-    if (local && !local.closed) local.answerPing(message.id);
-    else if (this.deps.router && this.deps.standaloneStreamId !== undefined) {
-      // The standalone stream is held by another node: the reply goes to it.
-      const signal: StreamSignal = { t: 'pong', id: message.id };
-      this.routeError(this.deps.router.bus.publish(`stream:${this.deps.standaloneStreamId}`, signal), 'pong');
+  /**
+   * What becomes of a client's response: replies to liveness pings are
+   * consumed (the SDK never sent those pings); an answer to a request another
+   * node sent goes to that node; the rest reach this session's server.
+   */
+  private inboundResponse(message: JSONRPCMessage & { id: RequestId }): JSONRPCMessage | undefined {
+    if (typeof message.id === 'string' && message.id.startsWith(LIVENESS_PING_PREFIX)) {
+      const local = this.streams.standalone?.connection;
+      if (local && !local.closed) local.answerPing(message.id);
+      else this.routing.pong(message.id);
+      return undefined;
     }
-    return true;
+    return this.routing.inboundResponse(message);
   }
 
   private noteNegotiatedVersion(message: JSONRPCMessage): void {
@@ -420,37 +357,11 @@ export class SessionTransport implements Transport {
     if (typeof result?.protocolVersion === 'string') this.protocolVersion = result.protocolVersion;
   }
 
-  private newStream(kind: LogicalStream['kind']): LogicalStream {
-    const shared = kind === 'standalone' ? this.deps.standaloneStreamId : undefined;
-    const stream: LogicalStream = {
-      id: shared ?? randomId(),
-      kind,
-      pending: new Set(),
-      connection: undefined,
-      backlog: undefined,
-    };
-    this.streams.set(stream.id, stream);
-    this.storedStreams.add(stream.id);
-    return stream;
-  }
-
   private finish(stream: LogicalStream): void {
-    this.streams.delete(stream.id);
-    // Keep the events of the last few finished streams for late resumptions; older ones go,
-    // so a long session does not hold every answer it ever gave.
-    this.finishedStreams.push(stream.id);
-    if (this.finishedStreams.length > FINISHED_STREAMS_KEPT) {
-      const oldest = this.finishedStreams.shift();
-      if (oldest !== undefined && this.storedStreams.delete(oldest)) {
-        this.deps.eventStore.deleteStream(oldest).catch(() => {});
-      }
-    }
-    const router = this.deps.router;
-    if (router) {
-      const signal: StreamSignal = { t: 'end', o: router.nodeId };
-      this.routeError(router.bus.publish(`stream:${stream.id}`, signal), 'publish');
-      this.routeError(router.markDone(stream.id), 'done');
-    }
+    // The last few finished streams keep their events for late resumptions; older ones go.
+    const evicted = this.streams.finish(stream);
+    if (evicted !== undefined) this.deleteEvents(evicted);
+    this.routing.finished(stream.id);
     if (!stream.backlog) stream.connection?.close('completed');
   }
 
@@ -472,13 +383,30 @@ export class SessionTransport implements Transport {
     return connection;
   }
 
-  private attach(stream: LogicalStream, req: IncomingMessage, res: ServerResponse): void {
+  private attach(stream: LogicalStream, req: IncomingMessage, res: ServerResponse): SseConnection {
     const connection = this.openConnection(stream, req, res);
     stream.connection = connection;
     if (wantsPriming(this.protocolVersion)) {
       connection.write(primingFrame(this.deps.eventStore.primingId(stream.id), this.deps.retryMs));
     }
     this.deps.onStreamsChanged(this.openStreams);
+    return connection;
+  }
+
+  /** How what other nodes publish for `stream` reaches `connection` while it is attached. */
+  private followTarget(stream: LogicalStream, connection: SseConnection): FollowTarget {
+    const replaying = () => stream.backlog !== undefined && stream.connection === connection;
+    return {
+      connection,
+      event(eventId, frame) {
+        if (replaying()) stream.backlog?.push({ eventId, frame });
+        else connection.write(frame);
+      },
+      ended() {
+        if (replaying()) stream.endedRemotely = true;
+        else if (stream.kind === 'response') connection.close('completed');
+      },
+    };
   }
 
   /**
@@ -491,20 +419,8 @@ export class SessionTransport implements Transport {
     lastEventId: string,
     req: IncomingMessage,
     res: ServerResponse,
-  ): Promise<{ status: number; message: string } | undefined> {
-    const live = this.streams.get(streamId);
-    const stream: LogicalStream = live ?? {
-      id: streamId,
-      kind: streamId === this.deps.standaloneStreamId ? 'standalone' : 'response',
-      pending: new Set(),
-      connection: undefined,
-      backlog: undefined,
-    };
-    if (stream.kind === 'standalone' && !live && this.deps.router) {
-      // The standalone stream resumed on a node that had not opened it yet: it is the session's from now on.
-      this.standalone ??= stream;
-      this.streams.set(stream.id, stream);
-    }
+  ): Promise<Refusal | undefined> {
+    const { stream, live } = this.streams.resumable(streamId);
     stream.connection?.close('manual');
     // From here live frames wait in the backlog, so none is lost while the store is read.
     const backlog = new ReplayBacklog();
@@ -521,246 +437,69 @@ export class SessionTransport implements Transport {
           message: `Gone: events after ${lastEventId} are no longer kept; retry the request that opened the stream`,
         };
       }
-      this.deps.onRouteError?.(err, 'replay');
+      this.deps.onStoreError?.(err, 'replay');
     }
     const connection = this.openConnection(stream, req, res);
     connection.write(`retry: ${this.deps.retryMs}\n\n`);
     stream.connection = connection;
     backlog.attach(connection);
-    let info: RoutedStreamInfo | undefined;
-    if (this.deps.router) {
+    const target = this.followTarget(stream, connection);
+    if (this.routing.shared) {
+      // Listen first, then read the store again, so nothing another node published in between is lost.
+      await this.routing.follow(stream.id, target);
       try {
-        // Cluster mode: listen, then read the store again, so nothing published in between is lost.
-        await this.follow(stream, connection);
         replayed = (await this.deps.eventStore.eventsAfter(lastEventId)) ?? [];
-        if (!live) info = await this.deps.router.streamInfo(streamId);
       } catch (err) {
-        this.deps.onRouteError?.(err, 'replay');
+        this.deps.onStoreError?.(err, 'replay');
         if (err instanceof EventsEvictedError) connection.close('error');
       }
     }
-    await this.replay(stream, backlog, connection, replayed);
+    const written = await replayInto(stream, backlog, connection, replayed);
+    if (written > 0) this.deps.onReplayed(written);
     this.deps.onStreamsChanged(this.openStreams);
     if (stream.kind === 'standalone' || connection.closed) return undefined;
     // A stream whose requests all completed has nothing more to send.
-    if (!this.deps.router || live) {
-      if (!this.streams.has(streamId)) connection.close('completed');
-      return undefined;
-    }
-    if (stream.endedRemotely || info === undefined || info.done) {
+    if (live) {
+      if (!this.streams.isOpen(streamId)) connection.close('completed');
+    } else if (
+      stream.endedRemotely ||
+      (await this.routing.resumedElsewhere(streamId, target)) === 'completed'
+    ) {
       connection.close('completed');
-      return undefined;
     }
-    this.watchOwner(stream, connection, info);
     return undefined;
   }
 
-  /**
-   * Writes stored events, then the live frames held back meanwhile. One
-   * frame at a time, waiting for the socket to drain: a client that does not
-   * read holds one serialized event, not every event of the stream at once,
-   * and is closed by the byte cap or the slow-consumer check.
-   */
-  private async replay(
-    stream: LogicalStream,
-    backlog: ReplayBacklog,
-    connection: SseConnection,
-    events: StoredEvent[],
-  ): Promise<void> {
-    const seen = new Set<string>();
-    let written = 0;
-    for (const e of events) {
-      if (connection.closed) break;
-      seen.add(e.eventId);
-      written++;
-      if (!connection.write(messageFrame(e.message, e.eventId))) await connection.whenDrained();
-    }
-    // A later resumption of the same stream took over: its own backlog is not ours to flush.
-    if (stream.backlog !== backlog) return;
-    for (const b of backlog) if (!seen.has(b.eventId)) connection.write(b.frame);
-    stream.backlog = undefined;
-    if (written > 0) this.deps.onReplayed(written);
-  }
-
-  /** Reports a failed routing call (Redis) without letting it reject anything. */
-  private routeError(op: Promise<unknown> | undefined, what: string): void {
-    op?.catch((err: unknown) => this.deps.onRouteError?.(err, what));
-  }
-
-  /** Whether a stream id belongs to this session: locally known, or (cluster) so recorded in the store. */
+  /** Whether a stream id belongs to this session: known here, or so recorded where the session is shared. */
   private async ownsStream(streamId: string): Promise<boolean> {
-    if (this.storedStreams.has(streamId)) return true;
-    const router = this.deps.router;
-    if (!router) return false;
-    if (streamId === this.deps.standaloneStreamId) return true;
-    try {
-      return (await router.streamInfo(streamId))?.session === this.sessionId;
-    } catch (err) {
-      this.deps.onRouteError?.(err, 'stream_info');
-      return false;
-    }
+    return this.streams.knows(streamId) || (await this.routing.ownsStream(streamId));
   }
 
-  /**
-   * Cluster mode: while `connection` is attached to `stream`, frames other
-   * nodes publish for the stream are written to it (this node's own go
-   * straight to the connection in {@link send}).
-   */
-  private async follow(stream: LogicalStream, connection: SseConnection | undefined): Promise<void> {
-    const router = this.deps.router;
-    if (!router || !connection || connection.closed) return;
-    let unsubscribe: (() => void) | undefined;
-    let gone = false;
-    connection.signal.addEventListener(
-      'abort',
-      () => {
-        gone = true;
-        unsubscribe?.();
-      },
-      { once: true },
-    );
-    try {
-      unsubscribe = await router.bus.subscribe(`stream:${stream.id}`, (payload) => {
-        const signal = payload as StreamSignal;
-        if (connection.closed) return;
-        if (signal.t === 'pong') connection.answerPing(signal.id);
-        else if (signal.o === router.nodeId) return;
-        else if (signal.t === 'ev') {
-          const frame = messageFrame(signal.m, signal.e);
-          if (stream.backlog && stream.connection === connection)
-            stream.backlog.push({ eventId: signal.e, frame });
-          else connection.write(frame);
-        } else if (signal.t === 'end') {
-          if (stream.backlog && stream.connection === connection) stream.endedRemotely = true;
-          else if (stream.kind === 'response') connection.close('completed');
-        }
-      });
-    } catch (err) {
-      this.deps.onRouteError?.(err, 'subscribe');
-      return;
-    }
-    if (gone) unsubscribe();
-  }
-
-  /**
-   * Cluster mode: a resumed stream whose requests run on another node. If
-   * that node's heartbeat goes away with requests unanswered, they are
-   * answered with an error the client can retry on, and the stream ends.
-   */
-  private watchOwner(stream: LogicalStream, connection: SseConnection, info: RoutedStreamInfo): void {
-    const router = this.deps.router;
-    if (!router || info.owner === undefined || info.owner === router.nodeId) return;
-    const owner = info.owner;
-    const check = async (): Promise<void> => {
-      if (connection.closed) return;
-      let alive = true;
-      let latest: RoutedStreamInfo | undefined;
-      try {
-        alive = await router.nodeAlive(owner);
-        if (alive) return;
-        latest = await router.streamInfo(stream.id);
-      } catch (err) {
-        this.deps.onRouteError?.(err, 'owner_check');
-        return;
-      }
-      if (!latest || latest.done) {
-        connection.close('completed');
-        return;
-      }
-      for (const raw of latest.pending) {
-        const id = JSON.parse(raw) as RequestId;
-        const message = {
-          jsonrpc: '2.0',
-          id,
-          error: {
-            code: NODE_LOST_CODE,
-            message: `The server node handling this request (${owner}) stopped before answering; the request can be retried`,
-            data: { retryable: true, node: owner },
-          },
-        } as JSONRPCMessage;
-        try {
-          const eventId = await this.deps.eventStore.append(stream.id, message);
-          connection.write(messageFrame(message, eventId));
-        } catch (err) {
-          this.deps.onRouteError?.(err, 'append');
-          connection.write(messageFrame(message));
-        }
-      }
-      this.routeError(router.markDone(stream.id), 'done');
-      connection.close('completed');
-    };
-    const timer = setInterval(() => {
-      void check();
-    }, this.deps.ownerCheckMs ?? 1_000);
-    timer.unref();
-    connection.signal.addEventListener('abort', () => clearInterval(timer), { once: true });
-    void check();
-  }
-
-  /**
-   * Cluster mode: a client's response to a server-to-client request (sampling,
-   * elicitation, roots) carries the asking node's id. This node's own get the
-   * original id back (and go on to the SDK); another node's are forwarded on
-   * `node:<nodeId>` and dropped here (returns true).
-   */
-  private forwardedResponse(message: JSONRPCMessage & { id: RequestId }): boolean {
-    const router = this.deps.router;
-    if (!router || typeof message.id !== 'string') return false;
-    const tilde = message.id.indexOf('~');
-    if (tilde <= 0) return false;
-    const node = message.id.slice(0, tilde);
-    if (node === router.nodeId) {
-      try {
-        (message as { id: RequestId }).id = JSON.parse(message.id.slice(tilde + 1)) as RequestId;
-      } catch {
-        // not one of ours: leave it to the SDK
-      }
-      return false;
-    }
-    this.routeError(router.bus.publish(`node:${node}`, { s: this.sessionId, m: message }), 'publish');
-    return true;
-  }
-
-  /** Cluster mode: a client response another node received for a request this node sent. */
+  /** A client response another node received for a request this node sent. */
   deliverForwardedResponse(message: JSONRPCMessage): void {
-    if (this.closeReason !== undefined) return;
-    const id = (message as { id?: unknown }).id;
-    if (typeof id !== 'string') return;
-    const tilde = id.indexOf('~');
-    let original: RequestId;
-    try {
-      original = JSON.parse(id.slice(tilde + 1)) as RequestId;
-    } catch {
-      return;
-    }
-    this.serverRequests.delete(original);
-    this.onmessage?.({ ...message, id: original } as JSONRPCMessage);
+    if (this.closeReason !== undefined || !isResponse(message)) return;
+    const local = this.routing.inboundResponse(message);
+    if (local === undefined || !isResponse(local)) return;
+    this.serverRequests.delete(local.id);
+    this.deliver(local);
   }
 
-  /** Cluster mode: a cancellation POSTed here may be for a request running on another node. */
-  private forwardCancel(message: JSONRPCMessage): void {
-    const router = this.deps.router;
-    if (!router || !('method' in message) || message.method !== 'notifications/cancelled') return;
-    const signal: SessionSignal = { t: 'cancel', o: router.nodeId, m: message };
-    this.routeError(router.bus.publish(`session:${this.sessionId}`, signal), 'publish');
-  }
-
-  /** Cluster mode: a cancellation another node received for this session. */
+  /** A cancellation another node received for this session. */
   deliverRemoteCancel(message: JSONRPCMessage): void {
     if (this.closeReason !== undefined) return;
     const requestId = cancelledRequestId(message);
-    if (requestId === undefined || !this.requestStreams.has(requestId)) return;
-    this.onmessage?.(message);
+    if (requestId === undefined || !this.streams.hasRequest(requestId)) return;
+    this.deliver(message);
     this.releaseCancelled(message);
   }
 
   /**
-   * Rebuilds the SDK side of the session on a freshly connected server (a
-   * session another node created, or one that hibernated) by replaying the
-   * client's `initialize`, `notifications/initialized` and its last
+   * Brings a freshly connected server up to date with the session (one that
+   * hibernated, or that another node created) by replaying the client's
+   * `initialize`, `notifications/initialized` and its last
    * `logging/setLevel` internally; the answers are swallowed.
    */
-  async rehydrate(initParams: unknown): Promise<void> {
+  async replayHandshake(initParams: unknown): Promise<void> {
     await this.internalRequest('initialize', initParams);
     this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/initialized' } as JSONRPCMessage);
     if (this.logLevelParams !== undefined)

@@ -7,15 +7,16 @@ import type {
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { CloseReason } from '../../connection/close-reason.js';
+import { randomId } from '../../connection/ids.js';
 import type { ConnectionRegistry } from '../../connection/registry.js';
-import { randomId } from '../../connection/sse-connection.js';
 import { rpcErrorOf } from '../../errors.js';
 import { isRequest } from '../../protocol/json-rpc.js';
 import type { EventStore } from '../../session/event-store.js';
+import type { ClusterRouting } from '../../session/routing.js';
 import type { SessionStore } from '../../session/session-store.js';
 import { SERVER_EVENT_METHODS } from '../server-events.js';
 import { InitializeLobby } from './lobby.js';
-import { type SessionSignal, SessionTransport, type StreamRouter } from './session-transport.js';
+import { SessionTransport } from './session-transport.js';
 
 /** A 2025-era session served by this process. */
 export interface LiveSession {
@@ -56,7 +57,7 @@ export interface SessionsDeps {
    * node through the `session:<id>` channel, and local copies that go idle or
    * shut down leave the shared record alone.
    */
-  router?: StreamRouter | undefined;
+  router?: ClusterRouting | undefined;
 }
 
 interface SessionExtras {
@@ -95,7 +96,6 @@ export class StreamableHttpSessions {
   private readonly extras = new WeakMap<LiveSession, SessionExtras>();
   private readonly rehydrating = new Map<string, Promise<LiveSession | undefined>>();
   private readonly waking = new Map<LiveSession, Promise<McpServer>>();
-  private nodeChannel: Promise<unknown> | undefined;
   private readonly stopChanges: (() => void) | undefined;
   private readonly lobby: InitializeLobby;
 
@@ -130,6 +130,11 @@ export class StreamableHttpSessions {
 
   private newTransport(id: string, standaloneStreamId: string | undefined, session: () => LiveSession) {
     const router = this.deps.router;
+    const failed = (err: unknown, what: string) =>
+      this.deps.logger.warn(
+        { session_id: id, err: (err as Error)?.message, op: what },
+        router ? 'cluster.route_failed' : 'session.store_failed',
+      );
     return new SessionTransport(id, {
       registry: this.deps.registry,
       eventStore: this.deps.eventStore,
@@ -145,17 +150,8 @@ export class StreamableHttpSessions {
       unserved: (message, transport) => {
         if (isRequest(message) && message.method === 'initialize') this.answerFromLobby(transport, message);
       },
-      ...(router
-        ? {
-            router,
-            standaloneStreamId,
-            onRouteError: (err: unknown, what: string) =>
-              this.deps.logger.warn(
-                { session_id: id, err: (err as Error)?.message, op: what },
-                'cluster.route_failed',
-              ),
-          }
-        : {}),
+      onStoreError: failed,
+      ...(router ? { routing: router.forSession(id, standaloneStreamId, failed), standaloneStreamId } : {}),
     });
   }
 
@@ -290,7 +286,7 @@ export class StreamableHttpSessions {
     const started = performance.now();
     const server = await this.deps.createServer();
     await server.connect(session.transport);
-    await session.transport.rehydrate(session.initParams);
+    await session.transport.replayHandshake(session.initParams);
     if (this.live.get(session.id) !== session || session.transport.closed) {
       // Ended while rebuilding: the new server is let go as on hibernation, then closed.
       session.transport.detachServer();
@@ -329,29 +325,17 @@ export class StreamableHttpSessions {
     for (const session of this.live.values()) session.transport.notifyStandalone(message, serialized);
   }
 
-  /** Cluster mode: listens on the session's control channel (DELETE, cancellations from other nodes). */
+  /** Cluster mode: follows what other nodes say of the session (DELETE, cancellations, forwarded responses). */
   private async join(session: LiveSession): Promise<void> {
     const router = this.deps.router;
     if (!router) return;
-    // Client responses to this node's server-to-client requests, POSTed to other nodes.
-    this.nodeChannel ??= router.bus
-      .subscribe(`node:${router.nodeId}`, (payload) => {
-        const { s, m } = payload as { s: string; m: JSONRPCMessage };
-        this.live.get(s)?.transport.deliverForwardedResponse(m);
-      })
-      .catch((err: unknown) => {
-        this.nodeChannel = undefined;
-        this.deps.logger.warn({ err: (err as Error).message }, 'cluster.route_failed');
-      });
-    await this.nodeChannel;
     const extras: SessionExtras = { storeTouchedAt: Date.now() };
     this.extras.set(session, extras);
     try {
-      extras.unsubscribe = await router.bus.subscribe(`session:${session.id}`, (payload) => {
-        const signal = payload as SessionSignal;
-        if (signal.o === router.nodeId) return;
-        if (signal.t === 'delete') void this.closeLocal(session, 'session_deleted');
-        else if (signal.t === 'cancel') session.transport.deliverRemoteCancel(signal.m);
+      extras.unsubscribe = await router.join(session.id, {
+        deleted: () => void this.closeLocal(session, 'session_deleted'),
+        cancelled: (message) => session.transport.deliverRemoteCancel(message),
+        response: (message) => session.transport.deliverForwardedResponse(message),
       });
     } catch (err) {
       this.deps.logger.warn({ session_id: session.id, err: (err as Error).message }, 'cluster.route_failed');
@@ -382,15 +366,12 @@ export class StreamableHttpSessions {
     }
     // Cluster mode: only a DELETE ends the shared session; any other end drops this node's copy.
     if (reason === 'session_deleted') {
-      const signal: SessionSignal = { t: 'delete', o: router.nodeId };
-      await Promise.all([
-        this.deps.sessionStore.delete(session.id),
-        router.bus.publish(`session:${session.id}`, signal),
-      ]).catch((err: unknown) =>
-        this.deps.logger.warn(
-          { session_id: session.id, err: (err as Error).message },
-          'cluster.route_failed',
-        ),
+      await Promise.all([this.deps.sessionStore.delete(session.id), router.announceDelete(session.id)]).catch(
+        (err: unknown) =>
+          this.deps.logger.warn(
+            { session_id: session.id, err: (err as Error).message },
+            'cluster.route_failed',
+          ),
       );
     }
     await this.closeLocal(session, reason);
