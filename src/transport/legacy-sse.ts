@@ -6,7 +6,7 @@ import type { ConnectionRegistry } from '../connection/registry.js';
 import { sendError } from '../errors.js';
 import { isRequest } from '../protocol/json-rpc.js';
 import { messageFrame, pingRequestFrame } from '../protocol/sse-frames.js';
-import type { RequestAdmission } from './shared/admission.js';
+import { type RequestAdmission, repeatedRequestId } from './shared/admission.js';
 import { acceptedTypes, accepts } from './shared/media-types.js';
 import { readJsonRpcPost } from './shared/request-edge.js';
 import { StreamBoundTransport } from './stream-bound-transport.js';
@@ -114,6 +114,11 @@ export function createLegacySse(deps: LegacySseDeps) {
       sendError(res, 'TETHER_ERR_RPC_BATCH_TOO_LARGE', {
         detail: `Invalid Request: batch too large (${messages.length} messages; the limit is ${deps.admission.maxBatchSize})`,
       });
+      return;
+    }
+    const duplicate = repeatedRequestId(messages, (id) => session.transport.hasPendingRequest(id));
+    if (duplicate !== undefined) {
+      sendError(res, 'TETHER_ERR_RPC_DUPLICATE_ID', { id: duplicate });
       return;
     }
     const refusals = deps.admission.admit(messages, session.transport.pendingRequests);

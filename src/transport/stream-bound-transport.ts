@@ -1,6 +1,6 @@
 import type { JSONRPCMessage, MessageExtraInfo, RequestId, Transport } from '@modelcontextprotocol/server';
 import type { SseConnection } from '../connection/sse-connection.js';
-import { isRequest, isResponse } from '../protocol/json-rpc.js';
+import { cancelledRequestId, isRequest, isResponse } from '../protocol/json-rpc.js';
 
 /**
  * An SDK `Transport` whose whole life is one SSE connection (legacy
@@ -38,6 +38,11 @@ export class StreamBoundTransport implements Transport {
     return this.pending.size;
   }
 
+  /** Whether a client request with this id is running (a second one with the same id is refused). */
+  hasPendingRequest(id: RequestId): boolean {
+    return this.pending.has(id);
+  }
+
   async start(): Promise<void> {}
 
   async send(message: JSONRPCMessage): Promise<void> {
@@ -52,10 +57,10 @@ export class StreamBoundTransport implements Transport {
     // Replies to the connection's own liveness pings never reach the SDK, which did not send them.
     if (isResponse(message) && this.connection.answerPing(message.id)) return;
     if (isRequest(message)) this.pending.add(message.id);
-    else if ('method' in message && message.method === 'notifications/cancelled') {
+    else {
       // A cancelled request gets no answer; it ends here.
-      const requestId = (message.params as { requestId?: RequestId } | undefined)?.requestId;
-      if (requestId !== undefined) this.pending.delete(requestId);
+      const cancelled = cancelledRequestId(message);
+      if (cancelled !== undefined) this.pending.delete(cancelled);
     }
     this.onmessage?.(message, extra);
   }

@@ -320,3 +320,53 @@ describe('batch size and requests in flight', () => {
     }
   });
 });
+
+describe('duplicate request ids', () => {
+  it('refuses a 2025-era batch repeating an id, or reusing the id of a request still running', async () => {
+    const tools = holdingSetup();
+    const { mcpUrl } = await start({ setup: tools.setup });
+    const session = await openRawSession(mcpUrl);
+    const twice = await post(mcpUrl, [rpc(1, 'ping'), rpc(1, 'tools/list')], session.headers);
+    expect(twice.status).toBe(400);
+    expect(((await twice.json()) as Wire).error).toMatchObject({
+      code: -32600,
+      data: { code: 'TETHER_ERR_RPC_DUPLICATE_ID' },
+    });
+    const running = await post(mcpUrl, hold(7), session.headers);
+    expect(running.status).toBe(200);
+    const again = await post(mcpUrl, hold(7), session.headers);
+    expect(again.status).toBe(400);
+    tools.release();
+    expect((await answers(running)).map((m) => m.id)).toEqual([7]);
+    expect(t?.tether.sessions.get(session.sessionId)?.pendingRequests).toBe(0);
+  });
+
+  it('leaves nothing in flight after a legacy /messages batch repeating an id, so a drain does not wait', async () => {
+    const { url } = await start({ shutdownGraceMs: 5_000 });
+    const controller = new AbortController();
+    const stream = await fetch(`${url}/sse`, {
+      headers: { accept: 'text/event-stream' },
+      signal: controller.signal,
+    });
+    const sse = new SseReader(stream.body!);
+    const endpoint = await sse.next();
+    const send = (body: unknown) =>
+      fetch(`${url}${endpoint?.data}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    await send(rpc(0, 'initialize', CLIENT));
+    expect((await sse.nextMessage())?.message.id).toBe(0);
+    await send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    const twice = await send([rpc(1, 'tools/list'), rpc(1, 'tools/list')]);
+    expect(twice.status).toBe(400);
+    expect((await send(rpc(2, 'tools/list'))).status).toBe(202);
+    expect((await sse.nextMessage())?.message.id).toBe(2);
+    const started = performance.now();
+    await t?.close();
+    t = undefined;
+    controller.abort();
+    expect(performance.now() - started).toBeLessThan(4_000);
+  });
+});

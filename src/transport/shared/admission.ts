@@ -81,3 +81,24 @@ export class RequestAdmission {
     return refusals ?? NO_REFUSALS;
   }
 }
+
+/**
+ * The first request id a POST repeats, within itself or of a request still
+ * running (`isPending`): two answers with one id could not be told apart, and
+ * the second would be taken for the first's. Such a POST is refused whole.
+ *
+ * @example
+ * repeatedRequestId([rpc(1, 'ping'), rpc(1, 'ping')], () => false); // 1
+ */
+export function repeatedRequestId(
+  messages: readonly JSONRPCMessage[],
+  isPending: (id: RequestId) => boolean,
+): RequestId | undefined {
+  const seen = new Set<RequestId>();
+  for (const m of messages) {
+    if (!isRequest(m)) continue;
+    if (seen.has(m.id) || isPending(m.id)) return m.id;
+    seen.add(m.id);
+  }
+  return undefined;
+}

@@ -4,13 +4,12 @@ import {
   classifyInboundRequest,
   type JSONRPCMessage,
   LATEST_PROTOCOL_VERSION,
-  type RequestId,
   SUPPORTED_PROTOCOL_VERSIONS,
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { sendError } from '../../errors.js';
-import { idOf, isRequest, isResponse } from '../../protocol/json-rpc.js';
-import type { RequestAdmission } from '../shared/admission.js';
+import { idOf, isResponse } from '../../protocol/json-rpc.js';
+import { type RequestAdmission, repeatedRequestId } from '../shared/admission.js';
 import { acceptedTypes, accepts } from '../shared/media-types.js';
 import { readJsonRpcPost } from '../shared/request-edge.js';
 import { checkInitialize } from './initialize-params.js';
@@ -64,21 +63,6 @@ function classify(req: IncomingMessage, body: unknown) {
     mcpNameHeader: header(req, 'mcp-name'),
     body,
   });
-}
-
-/**
- * The first request id a POST repeats, within itself or of a request of the
- * session still running: two answers with one id could not be told apart,
- * and the second would be taken for the first's.
- */
-function duplicateId(messages: readonly JSONRPCMessage[], session: LiveSession): RequestId | undefined {
-  const seen = new Set<RequestId>();
-  for (const m of messages) {
-    if (!isRequest(m)) continue;
-    if (seen.has(m.id) || session.transport.hasPendingRequest(m.id)) return m.id;
-    seen.add(m.id);
-  }
-  return undefined;
 }
 
 /** The version a session will speak: the client's if supported, else the latest. */
@@ -190,7 +174,7 @@ export function createStreamableHttpHandler(deps: StreamableHttpDeps) {
     }
     const session = await sessionFor(req, res, principal);
     if (!session) return;
-    const duplicate = duplicateId(messages, session);
+    const duplicate = repeatedRequestId(messages, (id) => session.transport.hasPendingRequest(id));
     if (duplicate !== undefined) {
       sendError(res, 'TETHER_ERR_RPC_DUPLICATE_ID', { id: duplicate });
       return;
