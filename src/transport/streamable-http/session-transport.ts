@@ -8,16 +8,15 @@ import type {
   TransportSendOptions,
 } from '@modelcontextprotocol/server';
 import type { CloseReason } from '../../connection/close-reason.js';
-import { randomId } from '../../connection/ids.js';
 import type { ConnectionRegistry } from '../../connection/registry.js';
-import { LIVENESS_PING_PREFIX, type SseConnection } from '../../connection/sse-connection.js';
-import { INTERNAL_REQUEST_PREFIX } from '../../pipeline/metering.js';
+import { LIVENESS_PING_PREFIX } from '../../connection/sse-connection.js';
 import { cancelledRequestId, isRequest, isResponse } from '../../protocol/json-rpc.js';
-import { pingRequestFrame, primingFrame, serializedMessageFrame } from '../../protocol/sse-frames.js';
-import { type EventStore, EventsEvictedError, type StoredEvent } from '../../session/event-store.js';
-import { type FollowTarget, LOCAL_ROUTING, type SessionRouting } from '../../session/routing.js';
-import { type LogicalStream, replayInto, SessionStreams } from './logical-streams.js';
-import { ReplayBacklog } from './replay-backlog.js';
+import type { EventStore } from '../../session/event-store.js';
+import { LOCAL_ROUTING, type SessionRouting } from '../../session/routing.js';
+import { HandshakeReplay } from './handshake-replay.js';
+import { SessionStreams } from './logical-streams.js';
+import { followTarget, type Refusal, resumeStream } from './resumption.js';
+import { StreamOutput } from './stream-output.js';
 
 export { FINISHED_STREAMS_KEPT } from './logical-streams.js';
 
@@ -44,17 +43,6 @@ export interface SessionTransportDeps {
   onStoreError?(err: unknown, what: string): void;
 }
 
-/** An answer to send instead of serving a GET. */
-export interface Refusal {
-  status: number;
-  message: string;
-}
-
-/** Whether a negotiated revision expects the priming event (2025-11-25 and later). */
-export function wantsPriming(protocolVersion: string | undefined): boolean {
-  return protocolVersion !== undefined && protocolVersion >= '2025-11-25';
-}
-
 /**
  * The SDK-facing side of one 2025-era Streamable HTTP session: the SDK's
  * `Server` sends through {@link send}; POST and GET requests attach SSE
@@ -73,9 +61,9 @@ export class SessionTransport implements Transport {
 
   private readonly streams: SessionStreams;
   private readonly routing: SessionRouting;
+  private readonly output: StreamOutput;
   private closeReason: CloseReason | undefined;
-  /** The internal request of {@link replayHandshake} in flight, whose answer nobody receives. */
-  private swallow: { id: RequestId; done: () => void } | undefined;
+  private readonly handshake = new HandshakeReplay();
   /** Requests the session's server sent the client and still waits on. */
   private readonly serverRequests = new Set<RequestId>();
   /** The client's last `logging/setLevel` params, replayed when the server is rebuilt. */
@@ -87,6 +75,7 @@ export class SessionTransport implements Transport {
   ) {
     this.streams = new SessionStreams(deps.standaloneStreamId);
     this.routing = deps.routing ?? LOCAL_ROUTING;
+    this.output = new StreamOutput(sessionId, this.streams, this.routing, deps);
   }
 
   async start(): Promise<void> {}
@@ -119,7 +108,7 @@ export class SessionTransport implements Transport {
    * running, no request of its own awaiting the client's answer.
    */
   get quiescent(): boolean {
-    return this.streams.pendingRequests === 0 && this.serverRequests.size === 0 && this.swallow === undefined;
+    return this.streams.pendingRequests === 0 && this.serverRequests.size === 0 && !this.handshake.active;
   }
 
   /**
@@ -143,7 +132,7 @@ export class SessionTransport implements Transport {
    */
   forgetFinished(): void {
     if (this.routing.shared) return;
-    for (const id of this.streams.forgetFinished()) this.deleteEvents(id);
+    for (const id of this.streams.forgetFinished()) this.output.deleteEvents(id);
   }
 
   /**
@@ -156,7 +145,7 @@ export class SessionTransport implements Transport {
     if (this.closeReason !== undefined || stream === undefined) return;
     const attached = stream.connection !== undefined && !stream.connection.closed;
     if (!this.routing.deliversStandalone(attached)) return;
-    void this.emit(stream, message, serialized);
+    void this.output.emit(stream, message, serialized);
   }
 
   /**
@@ -194,7 +183,7 @@ export class SessionTransport implements Transport {
       stream,
       requests.map((r) => r.id),
     );
-    this.attach(stream, req, res);
+    this.output.attach(stream, req, res, this.protocolVersion);
     this.routing.opened(stream.id, [...stream.pending]);
     const extra: MessageExtraInfo = {
       ...(authInfo ? { authInfo } : {}),
@@ -231,21 +220,16 @@ export class SessionTransport implements Transport {
       return { status: 409, message: 'Conflict: this session already has a standalone SSE stream' };
     }
     const stream = current ?? this.streams.create('standalone');
-    const connection = this.attach(stream, req, res);
-    await this.routing.follow(stream.id, this.followTarget(stream, connection));
+    const connection = this.output.attach(stream, req, res, this.protocolVersion);
+    await this.routing.follow(stream.id, followTarget(stream, connection));
     return undefined;
   }
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     if (this.closeReason !== undefined) return;
     const response = isResponse(message);
-    if (response && this.swallow?.id === message.id) {
-      const { done } = this.swallow;
-      this.swallow = undefined;
-      if (this.protocolVersion === undefined) this.noteNegotiatedVersion(message);
-      done();
-      return;
-    }
+    if (response && this.protocolVersion === undefined) this.noteNegotiatedVersion(message);
+    if (this.handshake.swallow(message)) return;
     if (isRequest(message)) this.serverRequests.add(message.id);
     else {
       const cancelled = cancelledRequestId(message);
@@ -260,39 +244,14 @@ export class SessionTransport implements Transport {
       }
       stream = this.streams.standalone ?? this.streams.create('standalone');
     }
-    if (response && this.protocolVersion === undefined) this.noteNegotiatedVersion(message);
-    await this.emit(stream, this.routing.outgoing(message));
+    await this.output.emit(stream, this.routing.outgoing(message));
     if (response) {
       const answered = this.streams.answered(message.id);
-      if (answered?.done) this.finish(answered.stream);
+      if (answered?.done) this.output.finish(answered.stream);
       else if (answered) this.routing.settled(answered.stream.id, message.id);
       // The idle TTL counts from the last answer, not from when its stream dropped.
       this.deps.onStreamsChanged(this.openStreams);
     }
-  }
-
-  /**
-   * Stores a message under an event id, then writes it (or holds it while a
-   * resumed connection replays). A store that fails does not lose the
-   * message: it goes out without an id to resume from, and the failure is
-   * reported.
-   */
-  private async emit(stream: LogicalStream, message: JSONRPCMessage, serialized?: string): Promise<void> {
-    // Serialized once: the store measures (and Redis stores) the same text the frame carries.
-    const data = serialized ?? JSON.stringify(message);
-    let eventId: string | undefined;
-    try {
-      eventId = await this.deps.eventStore.append(stream.id, message, {
-        sessionId: this.sessionId,
-        serialized: data,
-      });
-    } catch (err) {
-      this.deps.onStoreError?.(err, 'append');
-    }
-    const frame = serializedMessageFrame(data, eventId);
-    if (stream.backlog) stream.backlog.push({ eventId: eventId ?? '', frame });
-    else stream.connection?.write(frame);
-    if (eventId !== undefined) this.routing.appended(stream.id, eventId, message);
   }
 
   /** Ends the session's streams with `reason` and tells the SDK the transport is gone. */
@@ -300,12 +259,12 @@ export class SessionTransport implements Transport {
     if (this.closeReason !== undefined) return;
     this.closeReason = reason;
     // A rebuild replaying the handshake gets no answer now: let it finish at once.
-    this.swallow?.done();
-    this.swallow = undefined;
+    this.handshake.finish();
     this.serverRequests.clear();
     const stored = this.streams.clear((connection) => connection.close(reason));
     // A shared session may still be served by another node: its events stay until it is deleted.
-    if (!this.routing.shared || reason === 'session_deleted') for (const id of stored) this.deleteEvents(id);
+    if (!this.routing.shared || reason === 'session_deleted')
+      for (const id of stored) this.output.deleteEvents(id);
     this.onclose?.();
   }
 
@@ -319,12 +278,6 @@ export class SessionTransport implements Transport {
     else this.deps.unserved?.(message, this);
   }
 
-  private deleteEvents(streamId: string): void {
-    this.deps.eventStore
-      .deleteStream(streamId)
-      .catch((err: unknown) => this.deps.onStoreError?.(err, 'delete'));
-  }
-
   /**
    * A request the client cancelled gets no response (the SDK drops it), so
    * without this its stream would stay open, and the request pending, until
@@ -334,7 +287,7 @@ export class SessionTransport implements Transport {
     const requestId = cancelledRequestId(message);
     if (requestId === undefined) return;
     const answered = this.streams.answered(requestId);
-    if (answered?.done) this.finish(answered.stream);
+    if (answered?.done) this.output.finish(answered.stream);
   }
 
   /**
@@ -357,117 +310,32 @@ export class SessionTransport implements Transport {
     if (typeof result?.protocolVersion === 'string') this.protocolVersion = result.protocolVersion;
   }
 
-  private finish(stream: LogicalStream): void {
-    // The last few finished streams keep their events for late resumptions; older ones go.
-    const evicted = this.streams.finish(stream);
-    if (evicted !== undefined) this.deleteEvents(evicted);
-    this.routing.finished(stream.id);
-    if (!stream.backlog) stream.connection?.close('completed');
-  }
-
-  private openConnection(stream: LogicalStream, req: IncomingMessage, res: ServerResponse): SseConnection {
-    const connection = this.deps.registry.open(req, res, {
-      transport: 'streamable-http',
-      kind: stream.kind,
-      sessionId: this.sessionId,
-      // The standalone stream is how the server reaches the client: probe it with JSON-RPC pings.
-      pingRequest: stream.kind === 'standalone' ? pingRequestFrame : undefined,
-    });
-    connection.open({ 'Mcp-Session-Id': this.sessionId });
-    connection.onClose((reason) => {
-      if (stream.connection === connection) stream.connection = undefined;
-      this.deps.onStreamsChanged(this.openStreams);
-      // A client that stopped answering pings is gone: the session goes with its stream.
-      if (reason === 'ping_timeout') this.deps.onLivenessLost?.();
-    });
-    return connection;
-  }
-
-  private attach(stream: LogicalStream, req: IncomingMessage, res: ServerResponse): SseConnection {
-    const connection = this.openConnection(stream, req, res);
-    stream.connection = connection;
-    if (wantsPriming(this.protocolVersion)) {
-      connection.write(primingFrame(this.deps.eventStore.primingId(stream.id), this.deps.retryMs));
-    }
-    this.deps.onStreamsChanged(this.openStreams);
-    return connection;
-  }
-
-  /** How what other nodes publish for `stream` reaches `connection` while it is attached. */
-  private followTarget(stream: LogicalStream, connection: SseConnection): FollowTarget {
-    const replaying = () => stream.backlog !== undefined && stream.connection === connection;
-    return {
-      connection,
-      event(eventId, frame) {
-        if (replaying()) stream.backlog?.push({ eventId, frame });
-        else connection.write(frame);
-      },
-      ended() {
-        if (replaying()) stream.endedRemotely = true;
-        else if (stream.kind === 'response') connection.close('completed');
-      },
-    };
-  }
-
   /**
-   * Resumes a stream after `lastEventId`: replays what the store kept, then
-   * goes on live. Refused (410, before the stream opens) when an event after
-   * the id is no longer kept, so the client never gets a stream with a gap.
+   * Resumes a stream after `lastEventId` (see {@link resumeStream}); returns
+   * the refusal to answer instead when its events are gone.
    */
-  private async resume(
+  private resume(
     streamId: string,
     lastEventId: string,
     req: IncomingMessage,
     res: ServerResponse,
   ): Promise<Refusal | undefined> {
-    const { stream, live } = this.streams.resumable(streamId);
-    stream.connection?.close('manual');
-    // From here live frames wait in the backlog, so none is lost while the store is read.
-    const backlog = new ReplayBacklog();
-    stream.backlog = backlog;
-    stream.endedRemotely = false;
-    let replayed: StoredEvent[] = [];
-    try {
-      replayed = (await this.deps.eventStore.eventsAfter(lastEventId)) ?? [];
-    } catch (err) {
-      if (err instanceof EventsEvictedError) {
-        if (stream.backlog === backlog) stream.backlog = undefined;
-        return {
-          status: 410,
-          message: `Gone: events after ${lastEventId} are no longer kept; retry the request that opened the stream`,
-        };
-      }
-      this.deps.onStoreError?.(err, 'replay');
-    }
-    const connection = this.openConnection(stream, req, res);
-    connection.write(`retry: ${this.deps.retryMs}\n\n`);
-    stream.connection = connection;
-    backlog.attach(connection);
-    const target = this.followTarget(stream, connection);
-    if (this.routing.shared) {
-      // Listen first, then read the store again, so nothing another node published in between is lost.
-      await this.routing.follow(stream.id, target);
-      try {
-        replayed = (await this.deps.eventStore.eventsAfter(lastEventId)) ?? [];
-      } catch (err) {
-        this.deps.onStoreError?.(err, 'replay');
-        if (err instanceof EventsEvictedError) connection.close('error');
-      }
-    }
-    const written = await replayInto(stream, backlog, connection, replayed);
-    if (written > 0) this.deps.onReplayed(written);
-    this.deps.onStreamsChanged(this.openStreams);
-    if (stream.kind === 'standalone' || connection.closed) return undefined;
-    // A stream whose requests all completed has nothing more to send.
-    if (live) {
-      if (!this.streams.isOpen(streamId)) connection.close('completed');
-    } else if (
-      stream.endedRemotely ||
-      (await this.routing.resumedElsewhere(streamId, target)) === 'completed'
-    ) {
-      connection.close('completed');
-    }
-    return undefined;
+    return resumeStream(
+      {
+        streams: this.streams,
+        routing: this.routing,
+        eventStore: this.deps.eventStore,
+        retryMs: this.deps.retryMs,
+        openConnection: (stream) => this.output.open(stream, req, res),
+        replayed: (count) => {
+          if (count > 0) this.deps.onReplayed(count);
+          this.deps.onStreamsChanged(this.openStreams);
+        },
+        ...(this.deps.onStoreError ? { onStoreError: this.deps.onStoreError } : {}),
+      },
+      streamId,
+      lastEventId,
+    );
   }
 
   /** Whether a stream id belongs to this session: known here, or so recorded where the session is shared. */
@@ -495,33 +363,10 @@ export class SessionTransport implements Transport {
 
   /**
    * Brings a freshly connected server up to date with the session (one that
-   * hibernated, or that another node created) by replaying the client's
-   * `initialize`, `notifications/initialized` and its last
-   * `logging/setLevel` internally; the answers are swallowed.
+   * hibernated, or that another node created); see {@link HandshakeReplay}.
    */
-  async replayHandshake(initParams: unknown): Promise<void> {
-    await this.internalRequest('initialize', initParams);
-    this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/initialized' } as JSONRPCMessage);
-    if (this.logLevelParams !== undefined)
-      await this.internalRequest('logging/setLevel', this.logLevelParams);
-  }
-
-  private internalRequest(method: string, params: unknown): Promise<void> {
-    const id = `${INTERNAL_REQUEST_PREFIX}${randomId()}`;
+  replayHandshake(initParams: unknown): Promise<void> {
     if (this.closeReason !== undefined) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.swallow = undefined;
-        resolve();
-      }, 5_000);
-      this.swallow = {
-        id,
-        done: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-      };
-      this.onmessage?.({ jsonrpc: '2.0', id, method, params } as JSONRPCMessage);
-    });
+    return this.handshake.run(initParams, this.logLevelParams, (m) => this.onmessage?.(m));
   }
 }
