@@ -12,6 +12,7 @@ import { Admission } from '../http/admission.js';
 import { TokenAuth } from '../http/auth.js';
 import { createRouter } from '../http/router.js';
 import { isLoopbackBind } from '../http/security.js';
+import { applySocketLimits, connectionsCheckingIntervalMs } from '../http/socket-limits.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import { meteringHook, RequestTracker } from '../pipeline/metering.js';
@@ -265,7 +266,11 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     async listen(port = resolved.port, host = resolved.host) {
       await backends.start();
       loopbackOnly = isLoopbackBind(host);
-      const server = createServer(handler);
+      const server = createServer(
+        { connectionsCheckingInterval: connectionsCheckingIntervalMs(resolved) },
+        handler,
+      );
+      applySocketLimits(server, resolved, logger);
       httpServer = server;
       return new Promise((resolve, reject) => {
         server.once('error', reject);
