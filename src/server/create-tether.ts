@@ -280,6 +280,17 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
           const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
           const address = { host: addr.address, port: addr.port, url: `http://${shown}:${addr.port}` };
           logger.info(address, 'server.listening');
+          if (!loopbackOnly && resolved.authTokens.length === 0) {
+            // Off loopback the Host check is off and a same-origin request passes, so a page on a
+            // rebound DNS name could drive this server; only a token stops it.
+            logger.warn(
+              {
+                host: addr.address,
+                fix: 'set --auth-token (authTokens), or bind 127.0.0.1 behind a proxy that checks Host',
+              },
+              'server.unprotected_bind',
+            );
+          }
           resolve(address);
         });
       });
