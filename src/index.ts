@@ -4,8 +4,10 @@ export { RedisEventStore } from './cluster/redis-event-store.js';
 export { RedisSessionStore } from './cluster/redis-session-store.js';
 export { parseDuration } from './config/duration.js';
 export {
+  DEFAULT_HEADERS_TIMEOUT_MS,
   DEFAULT_HIBERNATE_AFTER_MS,
   DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
   DEFAULT_MAX_BATCH_SIZE,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_MAX_CONNECTION_AGE_MS,
@@ -15,8 +17,10 @@ export {
   DEFAULT_MAX_REQUESTS_IN_FLIGHT,
   DEFAULT_MAX_REQUESTS_IN_FLIGHT_PER_SESSION,
   DEFAULT_PING_INTERVAL_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_RETRY_MS,
   DEFAULT_SHUTDOWN_GRACE_MS,
+  DEFAULT_SOCKET_MARGIN,
   InvalidOptionError,
   type ResolvedTetherOptions,
   type TetherOptions,

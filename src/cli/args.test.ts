@@ -13,6 +13,21 @@ describe('parseServeArgs', () => {
     });
   });
 
+  it('maps the socket limits', () => {
+    const parsed = parseServeArgs(
+      ['--headers-timeout', '5s', '--request-timeout', '20s', '--keep-alive-timeout', '2s'],
+      { MCP_TETHER_MAX_SOCKETS: '300' },
+    );
+    expect(parsed).toMatchObject({
+      options: {
+        headersTimeoutMs: 5_000,
+        requestTimeoutMs: 20_000,
+        keepAliveTimeoutMs: 2_000,
+        maxSockets: 300,
+      },
+    });
+  });
+
   it('maps the request limits', () => {
     const parsed = parseServeArgs(
       [

@@ -33,6 +33,10 @@ const FLAGS = {
   'max-event-bytes': { kind: 'integer', env: 'MCP_TETHER_MAX_EVENT_BYTES' },
   'max-event-bytes-per-session': { kind: 'integer', env: 'MCP_TETHER_MAX_EVENT_BYTES_PER_SESSION' },
   'shutdown-grace': { kind: 'duration', env: 'MCP_TETHER_SHUTDOWN_GRACE' },
+  'headers-timeout': { kind: 'duration', env: 'MCP_TETHER_HEADERS_TIMEOUT' },
+  'request-timeout': { kind: 'duration', env: 'MCP_TETHER_REQUEST_TIMEOUT' },
+  'keep-alive-timeout': { kind: 'duration', env: 'MCP_TETHER_KEEP_ALIVE_TIMEOUT' },
+  'max-sockets': { kind: 'integer', env: 'MCP_TETHER_MAX_SOCKETS' },
   'log-level': { kind: 'string', env: 'MCP_TETHER_LOG_LEVEL' },
   'log-format': { kind: 'string', env: 'MCP_TETHER_LOG_FORMAT' },
   'auth-token': { kind: 'list', env: 'MCP_TETHER_AUTH_TOKENS' },
@@ -67,6 +71,13 @@ Options (environment variable in brackets):
   --max-requests-in-flight-per-session <n>  requests running at once in one session, 0 = no cap
                                 (default 100) [MCP_TETHER_MAX_REQUESTS_IN_FLIGHT_PER_SESSION]
   --shutdown-grace <dur>        on SIGTERM/SIGINT/SIGHUP, time in-flight calls may finish (default 10s) [MCP_TETHER_SHUTDOWN_GRACE]
+  --headers-timeout <dur>       time a connection has to send complete request headers before its
+                                socket is destroyed (default 10s) [MCP_TETHER_HEADERS_TIMEOUT]
+  --request-timeout <dur>       time a request has to arrive whole, body included; 408 past it;
+                                SSE responses are not bounded by it, 0 = none (default 30s) [MCP_TETHER_REQUEST_TIMEOUT]
+  --keep-alive-timeout <dur>    idle keep-alive socket lifetime between requests (default 5s) [MCP_TETHER_KEEP_ALIVE_TIMEOUT]
+  --max-sockets <n>             raw sockets accepted at once; more are closed at once, 0 = no cap
+                                (default --max-connections + 1000) [MCP_TETHER_MAX_SOCKETS]
   --max-buffered-bytes <n>      unsent bytes one stream may hold before it closes as slow_consumer,
                                 0 = no cap (default 8388608) [MCP_TETHER_MAX_BUFFERED_BYTES]
   --max-event-bytes <n>         largest message stored for Last-Event-ID replay; larger ones go out
@@ -162,6 +173,10 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeCom
   set('shutdownGraceMs', get('shutdown-grace'));
   set('maxConnections', get('max-connections'));
   set('maxConnectionsPerClient', get('max-connections-per-client'));
+  set('headersTimeoutMs', get('headers-timeout'));
+  set('requestTimeoutMs', get('request-timeout'));
+  set('keepAliveTimeoutMs', get('keep-alive-timeout'));
+  set('maxSockets', get('max-sockets'));
   set('maxInitializeParamsBytes', get('max-initialize-params-bytes'));
   set('maxBatchSize', get('max-batch-size'));
   set('maxRequestsInFlight', get('max-requests-in-flight'));

@@ -5,6 +5,7 @@ import {
   DEFAULT_MAX_EVENT_BYTES,
   DEFAULT_MAX_EVENT_BYTES_PER_SESSION,
   DEFAULT_PING_INTERVAL_MS,
+  DEFAULT_SOCKET_MARGIN,
   InvalidOptionError,
   resolveOptions,
 } from './options.js';
@@ -57,5 +58,21 @@ describe('resolveOptions', () => {
     [{ basePath: 'tools' }, 'basePath'],
   ])('rejects %j', (options, name) => {
     expect(() => resolveOptions(options, '0')).toThrow(new RegExp(name));
+  });
+});
+
+describe('socket limits', () => {
+  it('caps sockets at maxConnections plus a margin, none when streams are uncapped', () => {
+    expect(resolveOptions({ maxConnections: 500 }, '0').maxSockets).toBe(500 + DEFAULT_SOCKET_MARGIN);
+    expect(resolveOptions({ maxConnections: 0 }, '0').maxSockets).toBe(0);
+    expect(resolveOptions({ maxConnections: 0, maxSockets: 50 }, '0').maxSockets).toBe(50);
+  });
+
+  it('refuses a request timeout shorter than the headers timeout (node:http would throw at listen)', () => {
+    expect(() => resolveOptions({ headersTimeoutMs: 5_000, requestTimeoutMs: 1_000 }, '0')).toThrow(
+      InvalidOptionError,
+    );
+    expect(resolveOptions({ headersTimeoutMs: 40_000 }, '0').requestTimeoutMs).toBe(40_000);
+    expect(resolveOptions({ headersTimeoutMs: 5_000, requestTimeoutMs: 0 }, '0').requestTimeoutMs).toBe(0);
   });
 });

@@ -1,4 +1,7 @@
 import type { Logger } from 'pino';
+import { InvalidOptionError, integer, origin, redisUrl } from './validate.js';
+
+export { InvalidOptionError } from './validate.js';
 
 /** Keepalive interval for idle SSE streams. */
 export const DEFAULT_PING_INTERVAL_MS = 15_000;
@@ -45,6 +48,24 @@ export const DEFAULT_MAX_BATCH_SIZE = 100;
 export const DEFAULT_MAX_REQUESTS_IN_FLIGHT_PER_SESSION = 100;
 /** Client requests the process runs at once, over every transport. */
 export const DEFAULT_MAX_REQUESTS_IN_FLIGHT = 10_000;
+/**
+ * Time a connection has to send complete request headers (from its first
+ * byte, and for the first request from the connection itself), so idle and
+ * slowloris sockets are dropped. Node's own default is 60 s, checked every 30 s.
+ */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+/**
+ * Time a request has to arrive whole, headers and body. Node stops this clock
+ * when the request is received, so long-lived SSE responses are not cut by it.
+ */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** An idle keep-alive socket between two requests is closed after this. Node's default. */
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/**
+ * Sockets accepted on top of `maxConnections` (streams) for non-stream
+ * requests; `listen()` caps raw sockets at their sum.
+ */
+export const DEFAULT_SOCKET_MARGIN = 1_000;
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8000;
 
@@ -104,6 +125,27 @@ export interface TetherOptions {
   shutdownGraceMs?: number;
   /** Open streams accepted in all; past it, requests that open streams get 503 + `Retry-After`. `0` = no cap. Default {@link DEFAULT_MAX_CONNECTIONS}. */
   maxConnections?: number;
+  /**
+   * Time a connection has to send complete request headers, ms; the socket is
+   * destroyed past it. Applied by `listen()` only (mounted, your server owns it).
+   * Default {@link DEFAULT_HEADERS_TIMEOUT_MS}.
+   */
+  headersTimeoutMs?: number;
+  /**
+   * Time a request has to arrive whole (headers and body), ms; past it the
+   * server answers 408 and closes. Does not bound SSE responses. `0` = none;
+   * otherwise at least `headersTimeoutMs`. `listen()` only. Default
+   * {@link DEFAULT_REQUEST_TIMEOUT_MS}.
+   */
+  requestTimeoutMs?: number;
+  /** Idle keep-alive socket lifetime between requests, ms. `listen()` only. Default {@link DEFAULT_KEEP_ALIVE_TIMEOUT_MS}. */
+  keepAliveTimeoutMs?: number;
+  /**
+   * Raw sockets `listen()` accepts at once; past it a new socket is closed at
+   * once (no response). `0` = no cap. Default `maxConnections` +
+   * {@link DEFAULT_SOCKET_MARGIN} (no cap when `maxConnections` is `0`).
+   */
+  maxSockets?: number;
   /** Open streams accepted per client address; `0` = no cap. Default `0` (behind a proxy every client shares its address). */
   maxConnectionsPerClient?: number;
   /**
@@ -178,6 +220,10 @@ export interface ResolvedTetherOptions {
   readonly shutdownGraceMs: number;
   readonly maxConnections: number;
   readonly maxConnectionsPerClient: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly maxSockets: number;
   readonly serverInfo: Readonly<{ name: string; version: string }>;
   readonly logLevel: string;
   readonly logFormat: 'pretty' | 'json' | undefined;
@@ -189,52 +235,6 @@ export interface ResolvedTetherOptions {
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
-/**
- * Raised for invalid options, at start-up rather than at the first request.
- *
- * @example
- * try { createTether({ port: 70_000 }); } catch (e) { if (e instanceof InvalidOptionError) console.error(e.message); }
- */
-export class InvalidOptionError extends Error {
-  override readonly name = 'InvalidOptionError';
-  readonly code = 'TETHER_ERR_CONFIG_INVALID';
-}
-
-function integer(name: string, value: number | undefined, fallback: number, min: number): number {
-  const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < min) {
-    throw new InvalidOptionError(`${name} must be an integer >= ${min}, got ${String(value)}`);
-  }
-  return v;
-}
-
-function origin(text: string): string {
-  if (text === '*') return text;
-  try {
-    const url = new URL(text);
-    if (url.origin === 'null') throw new Error('opaque');
-    return url.origin;
-  } catch {
-    throw new InvalidOptionError(
-      `allowedOrigins: "${text}" is not an origin such as https://app.example.com`,
-    );
-  }
-}
-
-function redisUrl(text: string | undefined): string | undefined {
-  if (text === undefined) return undefined;
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new InvalidOptionError(`redisUrl: "${text}" is not a URL such as redis://127.0.0.1:6379`);
-  }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-    throw new InvalidOptionError(`redisUrl: expected a redis:// or rediss:// URL, got "${text}"`);
-  }
-  return text;
-}
 
 /**
  * Applies defaults and validates; throws {@link InvalidOptionError} on bad input.
@@ -261,6 +261,24 @@ export function resolveOptions(options: TetherOptions, packageVersion: string): 
     if (!/^[\x21-\x7e]{16,}$/.test(token)) {
       throw new InvalidOptionError('tokens must be at least 16 printable characters without spaces');
     }
+  }
+  const maxConnections = integer('maxConnections', options.maxConnections, DEFAULT_MAX_CONNECTIONS, 0);
+  const headersTimeoutMs = integer(
+    'headersTimeoutMs',
+    options.headersTimeoutMs,
+    DEFAULT_HEADERS_TIMEOUT_MS,
+    1,
+  );
+  const requestTimeoutMs = integer(
+    'requestTimeoutMs',
+    options.requestTimeoutMs,
+    Math.max(DEFAULT_REQUEST_TIMEOUT_MS, headersTimeoutMs),
+    0,
+  );
+  if (requestTimeoutMs !== 0 && requestTimeoutMs < headersTimeoutMs) {
+    throw new InvalidOptionError(
+      `requestTimeoutMs (${requestTimeoutMs}) must be 0 or at least headersTimeoutMs (${headersTimeoutMs})`,
+    );
   }
   return Object.freeze({
     host: options.host ?? DEFAULT_HOST,
@@ -312,8 +330,22 @@ export function resolveOptions(options: TetherOptions, packageVersion: string): 
       DEFAULT_MAX_REQUESTS_IN_FLIGHT,
       0,
     ),
-    maxConnections: integer('maxConnections', options.maxConnections, DEFAULT_MAX_CONNECTIONS, 0),
+    maxConnections,
     maxConnectionsPerClient: integer('maxConnectionsPerClient', options.maxConnectionsPerClient, 0, 0),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: integer(
+      'keepAliveTimeoutMs',
+      options.keepAliveTimeoutMs,
+      DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+      1,
+    ),
+    maxSockets: integer(
+      'maxSockets',
+      options.maxSockets,
+      maxConnections === 0 ? 0 : maxConnections + DEFAULT_SOCKET_MARGIN,
+      0,
+    ),
     shutdownGraceMs: integer('shutdownGraceMs', options.shutdownGraceMs, DEFAULT_SHUTDOWN_GRACE_MS, 0),
     serverInfo: Object.freeze({ ...(options.serverInfo ?? { name: 'mcp-tether', version: packageVersion }) }),
     logLevel,

@@ -13,6 +13,7 @@ import { Admission } from '../http/admission.js';
 import { TokenAuth } from '../http/auth.js';
 import { createRouter } from '../http/router.js';
 import { isLoopbackBind } from '../http/security.js';
+import { applySocketLimits, connectionsCheckingIntervalMs } from '../http/socket-limits.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import { meteringHook, RequestTracker } from '../pipeline/metering.js';
@@ -266,7 +267,11 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     async listen(port = resolved.port, host = resolved.host) {
       await backends.start();
       loopbackOnly = isLoopbackBind(host);
-      const server = createServer(handler);
+      const server = createServer(
+        { connectionsCheckingInterval: connectionsCheckingIntervalMs(resolved) },
+        handler,
+      );
+      applySocketLimits(server, resolved, logger);
       httpServer = server;
       return new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -276,6 +281,17 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
           const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
           const address = { host: addr.address, port: addr.port, url: `http://${shown}:${addr.port}` };
           logger.info(address, 'server.listening');
+          if (!loopbackOnly && resolved.authTokens.length === 0) {
+            // Off loopback the Host check is off and a same-origin request passes, so a page on a
+            // rebound DNS name could drive this server; only a token stops it.
+            logger.warn(
+              {
+                host: addr.address,
+                fix: 'set --auth-token (authTokens), or bind 127.0.0.1 behind a proxy that checks Host',
+              },
+              'server.unprotected_bind',
+            );
+          }
           resolve(address);
         });
       });

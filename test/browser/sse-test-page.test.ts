@@ -364,6 +364,26 @@ describe('the test page', () => {
     }
   });
 
+  it('shows where the token goes, flagging a ?url= that is not the page origin', async () => {
+    t = await startTether({ pingIntervalMs: PING_INTERVAL_MS, setup });
+    watched = await openPage(browser);
+    const p = new TestPage(watched.page);
+    await p.open(t.url, `?url=${encodeURIComponent('http://rebound.example:9999/tools')}`);
+    const target = p.page.locator('#token-target');
+    await expectText(target, "The token is sent to rebound.example:9999, not to this page's origin");
+    expect(await target.getAttribute('data-foreign')).toBe('true');
+    const describedBy = await p.page.getByLabel('Bearer token').getAttribute('aria-describedby');
+    expect(describedBy).toBe('token-target');
+
+    const own = new URL(t.url).host;
+    await p.page.getByLabel('Server URL').fill(t.url);
+    await expectText(target, `The token is sent to ${own} (this page's origin).`);
+    expect(await target.getAttribute('data-foreign')).toBeNull();
+
+    await p.page.getByLabel('Server URL').fill('not a url');
+    await expectText(target, 'not a valid URL yet');
+  });
+
   it('is readable at phone width', async () => {
     const { p } = await start();
     const page = p.page;

@@ -2,8 +2,9 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createTether } from '../../src/index.js';
 import { waitFor } from '../support/process.js';
-import { startTether, type TestTether } from '../support/tether.js';
+import { captureLogs, startTether, type TestTether } from '../support/tether.js';
 
 const TOKEN_A = 'token-a-0123456789abcdef';
 const TOKEN_B = 'token-b-0123456789abcdef';
@@ -217,5 +218,30 @@ describe('session creation rate limit', () => {
     await first.body?.cancel();
     await second.body?.cancel();
     expect(t.logsOf('session.rate_limited')).toHaveLength(1);
+  });
+});
+
+describe('unprotected bind warning', () => {
+  async function bindLogs(host: string, authTokens: string[] = []) {
+    const { logger, logs } = captureLogs('info');
+    const tether = createTether({ logger, authTokens });
+    try {
+      await tether.listen(0, host);
+    } finally {
+      await tether.close();
+    }
+    return logs.filter((l) => l.msg === 'server.unprotected_bind');
+  }
+
+  it('warns, saying what to set, when bound off loopback without a token', async () => {
+    const [line, ...more] = await bindLogs('0.0.0.0');
+    expect(more).toHaveLength(0);
+    expect(line).toMatchObject({ level: 40, host: '0.0.0.0' });
+    expect(String(line?.fix)).toContain('--auth-token');
+  });
+
+  it('stays quiet with a token, or on loopback', async () => {
+    expect(await bindLogs('0.0.0.0', [TOKEN_A])).toHaveLength(0);
+    expect(await bindLogs('127.0.0.1')).toHaveLength(0);
   });
 });

@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRIC_METHODS } from '../../src/observability/metrics.js';
@@ -252,4 +254,171 @@ describe('limits under random input', () => {
     );
     expect(limited.logsOf('request.failed')).toEqual([]);
   });
+});
+
+describe('duplicate ids and replays under random input', () => {
+  const SHUTDOWN_GRACE_MS = 5_000;
+
+  it('answers every POST of a batch with duplicate request ids and leaves nothing in flight', async () => {
+    const dup = await startTether({
+      logLevel: 'warn',
+      pingIntervalMs: 60_000,
+      shutdownGraceMs: SHUTDOWN_GRACE_MS,
+    });
+    const sessions: RawSession[] = [];
+    try {
+      for (let i = 0; i < 3; i++) sessions.push(await openRawSession(dup.mcpUrl));
+      const message = fc.tuple(
+        fc.constantFrom(1, 2, 'a'),
+        fc.constantFrom<[string, Record<string, unknown>]>(
+          ['ping', {}],
+          ['tools/list', {}],
+          ['tools/call', { name: 'echo', arguments: { text: 'dup' } }],
+        ),
+      );
+      await fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: 0, max: sessions.length - 1 }),
+          fc.array(message, { minLength: 2, maxLength: 8 }),
+          async (which, messages) => {
+            const session = sessions[which] as RawSession;
+            const batch = messages.map(([id, [method, params]]) => rpc(id, method, params));
+            // Unanswered, the response stream never ends: the timeout turns that into a failure.
+            const res = await post(dup.mcpUrl, batch, session.headers, AbortSignal.timeout(5_000));
+            const text = await res.text();
+            expect(res.status).toBeLessThan(500);
+            if (res.headers.get('content-type')?.startsWith('text/event-stream')) {
+              const answered = new Set(
+                [...text.matchAll(/^data: (\{.*\})$/gm)].map((m) => (JSON.parse(m[1] ?? '{}') as Wire).id),
+              );
+              for (const [id] of messages) expect(answered.has(id), `no answer for id ${id}`).toBe(true);
+            }
+          },
+        ),
+        { numRuns: 40, interruptAfterTimeLimit: 30_000 },
+      );
+      for (const s of sessions) expect(dup.tether.sessions.get(s.sessionId)?.pendingRequests).toBe(0);
+    } finally {
+      const started = Date.now();
+      await dup.close();
+      // A request left in flight holds the drain for the whole grace.
+      expect(Date.now() - started).toBeLessThan(SHUTDOWN_GRACE_MS / 2);
+      expect(dup.logsOf('server.grace_expired')).toEqual([]);
+    }
+  }, 60_000);
+
+  it('refuses a batch repeating an id whole, and answers every request of one that does not, once', async () => {
+    const dup = await startTether({ logLevel: 'warn', pingIntervalMs: 60_000 });
+    try {
+      const session = await openRawSession(dup.mcpUrl);
+      const method = fc.constantFrom('ping', 'tools/list');
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.tuple(fc.integer({ min: 1, max: 4 }), method), { minLength: 1, maxLength: 6 }),
+          async (messages) => {
+            const res = await post(
+              dup.mcpUrl,
+              messages.map(([id, m]) => rpc(id, m)),
+              session.headers,
+              AbortSignal.timeout(5_000),
+            );
+            const ids = messages.map(([id]) => id);
+            if (new Set(ids).size < ids.length) {
+              expect(res.status).toBe(400);
+              expect(((await res.json()) as Wire).error?.data).toEqual({
+                code: 'TETHER_ERR_RPC_DUPLICATE_ID',
+              });
+              return;
+            }
+            const text = await res.text();
+            const answers = [...text.matchAll(/^data: (\{.*\})$/gm)].map(
+              (m) => (JSON.parse(m[1] ?? '{}') as Wire).id,
+            );
+            expect(answers.sort()).toEqual([...ids].sort());
+          },
+        ),
+        { numRuns: 30, interruptAfterTimeLimit: 15_000 },
+      );
+      expect(dup.tether.sessions.get(session.sessionId)?.pendingRequests).toBe(0);
+    } finally {
+      await dup.close();
+    }
+  }, 30_000);
+
+  it('big echoes resumed on sockets that never read keep the registry and RSS bounded', async () => {
+    const MAX_CONNECTIONS = 3;
+    const MiB = 1024 * 1024;
+    const replay = await startTether({
+      logLevel: 'warn',
+      pingIntervalMs: 60_000,
+      maxConnections: MAX_CONNECTIONS,
+      maxBodyBytes: 8 * MiB,
+      maxEventBytes: 8 * MiB,
+    });
+    const { port } = new URL(replay.url);
+    const clients: Socket[] = [];
+    /** A resumption that reads its status line and then nothing more. */
+    const resumeWithoutReading = async (session: RawSession, lastEventId: string): Promise<number> => {
+      const client = connect({ host: '127.0.0.1', port: Number(port) });
+      clients.push(client);
+      client.on('error', () => {});
+      await once(client, 'connect');
+      const head = [
+        'GET /mcp HTTP/1.1',
+        `Host: 127.0.0.1:${port}`,
+        'Accept: text/event-stream',
+        `Mcp-Session-Id: ${session.sessionId}`,
+        `Mcp-Protocol-Version: ${session.protocolVersion}`,
+        `Last-Event-ID: ${lastEventId}`,
+      ];
+      client.write(`${head.join('\r\n')}\r\n\r\n`);
+      const [chunk] = (await Promise.race([
+        once(client, 'data'),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('no status line within 5 s')), 5_000)),
+      ])) as [Buffer];
+      client.pause();
+      return Number(/^HTTP\/1\.1 (\d{3})/.exec(chunk.toString('latin1'))?.[1]);
+    };
+    try {
+      const session = await openRawSession(replay.mcpUrl);
+      await fc.assert(
+        fc.asyncProperty(
+          // Larger than loopback socket buffers, so a replay cannot finish into the kernel.
+          fc.integer({ min: 5 * MiB, max: 6 * MiB }),
+          fc.integer({ min: 6, max: 10 }),
+          async (textBytes, resumes) => {
+            const res = await post(
+              replay.mcpUrl,
+              rpc(1, 'tools/call', { name: 'echo', arguments: { text: 'a'.repeat(textBytes) } }),
+              session.headers,
+              AbortSignal.timeout(10_000),
+            );
+            const firstId = /^id: (.+)$/m.exec(await res.text())?.[1] ?? '';
+            const rssBefore = process.memoryUsage().rss;
+            const statuses: number[] = [];
+            for (let i = 0; i < resumes; i++) statuses.push(await resumeWithoutReading(session, firstId));
+            await new Promise((resolve) => setTimeout(resolve, 50));
+            // docs/reliability.md: a client that never reads pins at most one event per admitted
+            // stream. Unbounded, each resumption held the whole event (about 2.4 x its size in RSS).
+            const rssGrowth = process.memoryUsage().rss - rssBefore;
+            expect(rssGrowth).toBeLessThan(2 * MAX_CONNECTIONS * textBytes + 16 * MiB);
+            expect(
+              statuses.every((s) => s === 200 || s === 503),
+              String(statuses),
+            ).toBe(true);
+            // No replay can finish into the socket buffers, so every admitted stream is still held.
+            expect(statuses.filter((s) => s === 200).length).toBeLessThanOrEqual(MAX_CONNECTIONS);
+            expect(replay.tether.registry.size).toBeLessThanOrEqual(MAX_CONNECTIONS);
+            for (const c of clients.splice(0)) c.destroy();
+            await waitFor(() => replay.tether.registry.size === 0, 5_000, 'the resumed streams released');
+          },
+        ),
+        { numRuns: 6, interruptAfterTimeLimit: 40_000 },
+      );
+      expect(replay.tether.sessions.size).toBe(1);
+    } finally {
+      for (const c of clients.splice(0)) c.destroy();
+      await replay.close();
+    }
+  }, 90_000);
 });

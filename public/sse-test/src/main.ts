@@ -13,6 +13,7 @@ import {
   type SessionEvents,
   type TransportKind,
 } from './session.js';
+import { showTokenTarget } from './token-target.js';
 
 /** How often the page asks `/readyz` while connected; a failed probe means the server is gone. */
 const HEALTH_INTERVAL_MS = 3_000;
@@ -34,6 +35,7 @@ const ui = {
   revision: byId<HTMLSelectElement>('revision'),
   transportHint: byId<HTMLElement>('transport-hint'),
   token: byId<HTMLInputElement>('token'),
+  tokenTarget: byId<HTMLElement>('token-target'),
   connect: byId<HTMLButtonElement>('connect'),
   disconnect: byId<HTMLButtonElement>('disconnect'),
   state: byId<HTMLElement>('st-state'),
@@ -440,6 +442,7 @@ function init(): void {
   ui.bootError.remove();
   const params = new URLSearchParams(location.search);
   ui.serverUrl.value = params.get('url') ?? defaultServerUrl();
+  showTokenTarget(ui.serverUrl, ui.tokenTarget, location.origin);
   const transport = params.get('transport');
   if (transport && [...ui.transport.options].some((o) => o.value === transport))
     ui.transport.value = transport;
