@@ -114,7 +114,7 @@ async function main(): Promise<void> {
     headers = sessionHeaders(port, await openSession(first, port));
   } else if (mode === 'modern') {
     headers = modernHeaders(port, 'tools/call', 'echo');
-  } else if (mode === 'legacy-sse') {
+  } else if (mode === 'http-sse') {
     legacy = new LegacyChannel();
     await legacy.open();
     const initReply = legacy.reply(0);

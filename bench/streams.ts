@@ -24,7 +24,7 @@ import {
  * a real client answers them. Times are µs on CLOCK_MONOTONIC, comparable with
  * the server's marks.
  */
-export type StreamKind = 'raw' | 'session-get' | 'session-get-used' | 'listen' | 'legacy-sse' | 'seed';
+export type StreamKind = 'raw' | 'session-get' | 'session-get-used' | 'listen' | 'http-sse' | 'seed';
 
 export interface StreamsOptions {
   kind: StreamKind;
@@ -163,13 +163,13 @@ async function openOne(n: number): Promise<void> {
     method = 'POST';
     headers = modernHeaders(port, 'subscriptions/listen');
     body = listenBody(`listen-${n}`);
-  } else if (kind === 'legacy-sse') path = '/sse';
+  } else if (kind === 'http-sse') path = '/sse';
   else if (kind === 'seed') {
     method = 'POST';
     path = '/mcp/sse';
     headers = `host: 127.0.0.1:${port}\r\ncontent-type: application/json\r\naccept: text/event-stream\r\n`;
   }
-  const waitsForFrame = kind === 'listen' || kind === 'legacy-sse' || kind === 'seed';
+  const waitsForFrame = kind === 'listen' || kind === 'http-sse' || kind === 'seed';
   await new Promise<void>((resolve, reject) => {
     let established = false;
     conn.stream(method, path, headers, body, {
@@ -183,8 +183,7 @@ async function openOne(n: number): Promise<void> {
       onData(text) {
         for (const frame of splitter.push(text)) {
           if (!established) {
-            if (kind === 'legacy-sse' && frameEvent(frame) === 'endpoint')
-              h.replyPath = frameData(frame) ?? '';
+            if (kind === 'http-sse' && frameEvent(frame) === 'endpoint') h.replyPath = frameData(frame) ?? '';
             if (frameData(frame) !== undefined) {
               established = true;
               resolve();
@@ -200,7 +199,7 @@ async function openOne(n: number): Promise<void> {
       },
     });
   });
-  if (kind === 'legacy-sse') {
+  if (kind === 'http-sse') {
     // Initialize the legacy session too: its replies come back on the stream, which we do not wait for.
     await pool.use(async (c) => {
       await c.request('POST', h.replyPath, baseHeaders(port), initializeBody('2024-11-05'));

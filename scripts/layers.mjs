@@ -35,7 +35,7 @@ export const LAYERS = [
   {
     layer: 'transport',
     may: ['config', 'connection', 'errors', 'observability', 'pipeline', 'protocol', 'session'],
-    holds: 'the request edge, streamable-http (both eras), legacy SSE, the streaming endpoint',
+    holds: 'the request edge, streamable-http (both eras), HTTP+SSE, the streaming endpoint',
   },
   {
     layer: 'http',

@@ -15,7 +15,7 @@ export type CallMode =
   /** 2026-07-28: stateless, `_meta` envelope, `Mcp-Method`/`Mcp-Name` headers. */
   | 'modern'
   /** Legacy HTTP+SSE (2024-11-05): POST to the announced endpoint, reply on the GET /sse stream. */
-  | 'legacy-sse';
+  | 'http-sse';
 
 export const SESSION_VERSION = '2025-11-25';
 export const MODERN_VERSION = '2026-07-28';

@@ -33,7 +33,7 @@ export const THROUGHPUT_TARGETS: ThroughputTarget[] = [
     id: 'sdk1-legacy',
     label: 'SDK 1.x SSEServerTransport (HTTP+SSE)',
     server: 'sdk1',
-    mode: 'legacy-sse',
+    mode: 'http-sse',
     extra: true,
   },
   { id: 'sdk2', label: 'SDK v2 createMcpHandler (2026-07-28)', server: 'sdk2', mode: 'modern' },

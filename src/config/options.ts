@@ -44,7 +44,7 @@ export const DEFAULT_MAX_CONNECTIONS = 10_000;
 export const DEFAULT_MAX_INITIALIZE_PARAMS_BYTES = 64 * 1024;
 /** Messages one POST may carry as a JSON-RPC batch. */
 export const DEFAULT_MAX_BATCH_SIZE = 100;
-/** Client requests one session (2025-era or legacy SSE) may have running at once. */
+/** Client requests one session (2025-era or HTTP+SSE) may have running at once. */
 export const DEFAULT_MAX_REQUESTS_IN_FLIGHT_PER_SESSION = 100;
 /** Client requests the process runs at once, over every transport. */
 export const DEFAULT_MAX_REQUESTS_IN_FLIGHT = 10_000;

@@ -31,12 +31,12 @@ describe('ConnectionRegistry', () => {
   });
 
   it('counts streams by transport and looks them up by id', async () => {
-    const a = await h.openReading({ transport: 'legacy-sse', kind: 'session' });
+    const a = await h.openReading({ transport: 'http-sse', kind: 'session' });
     await h.openReading();
     await h.openReading();
 
     expect(h.registry.size).toBe(3);
-    expect(h.registry.countBy('legacy-sse')).toBe(1);
+    expect(h.registry.countBy('http-sse')).toBe(1);
     expect(h.registry.countBy('streamable-http')).toBe(2);
     expect(h.registry.countBy('seed-sse')).toBe(0);
     expect(h.registry.get(a.connection.id)).toBe(a.connection);

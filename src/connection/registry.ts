@@ -28,7 +28,7 @@ export interface RegistryListener {
  *
  * @example
  * const registry = new ConnectionRegistry(logger, 1000);
- * const conn = registry.open(req, res, { transport: 'legacy-sse', kind: 'session' });
+ * const conn = registry.open(req, res, { transport: 'http-sse', kind: 'session' });
  * registry.size; // 1
  */
 export class ConnectionRegistry implements ConnectionOwner {

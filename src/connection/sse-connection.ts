@@ -5,7 +5,7 @@ import type { CloseReason } from './close-reason.js';
 import { randomId } from './ids.js';
 
 /** Which transport a stream belongs to. */
-export type TransportName = 'streamable-http' | 'legacy-sse' | 'seed-sse';
+export type TransportName = 'streamable-http' | 'http-sse' | 'seed-sse';
 
 /** What a stream carries: one request's responses, the session's standalone stream, or a subscription. */
 export type StreamKind = 'response' | 'standalone' | 'listen' | 'session';
@@ -23,7 +23,7 @@ export interface ConnectionInfo {
    * Liveness beyond TCP: instead of a comment, an idle stream is sent a
    * JSON-RPC `ping` request framed by this function, and the transport reports
    * replies with {@link SseConnection.answerPing}. Only for streams whose
-   * client can answer (a 2025-era session's GET stream, legacy SSE).
+   * client can answer (a 2025-era session's GET stream, HTTP+SSE).
    */
   pingRequest?: ((id: string) => string) | undefined;
 }

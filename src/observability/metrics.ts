@@ -13,7 +13,7 @@ export type RefusalReason = 'batch_too_large' | 'session_busy' | 'server_busy';
 
 export const REFUSAL_REASONS: readonly RefusalReason[] = ['batch_too_large', 'session_busy', 'server_busy'];
 
-const TRANSPORTS: TransportName[] = ['streamable-http', 'legacy-sse', 'seed-sse'];
+const TRANSPORTS: TransportName[] = ['streamable-http', 'http-sse', 'seed-sse'];
 
 /** How a JSON-RPC request ended, as counted in `requests_total`. */
 export type RequestOutcome = 'ok' | 'error' | 'aborted';
@@ -146,7 +146,7 @@ export function createMetrics(
   });
   new Gauge({
     name: `${p}sessions_active`,
-    help: 'Live sessions of this process (2025-era, legacy SSE and streaming endpoint)',
+    help: 'Live sessions of this process (2025-era, HTTP+SSE and streaming endpoint)',
     registers: [registry],
     collect() {
       this.set(sessionCount());

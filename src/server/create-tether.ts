@@ -19,8 +19,8 @@ import { createMetrics } from '../observability/metrics.js';
 import { meteringHook, RequestTracker } from '../pipeline/metering.js';
 import { PipelinedServer } from '../pipeline/server.js';
 import { TaskRuntime } from '../tasks/runtime.js';
+import { createHttpSse } from '../transport/http-sse.js';
 import { introspect } from '../transport/introspect.js';
-import { createLegacySse } from '../transport/legacy-sse.js';
 import { createSeedSse } from '../transport/seed-sse.js';
 import { RequestAdmission } from '../transport/shared/admission.js';
 import { createStreamableHttpHandler } from '../transport/streamable-http/handler.js';
@@ -48,7 +48,7 @@ function sendJson(res: import('node:http').ServerResponse, status: number, body:
 
 /**
  * Builds an mcp-tether instance: the `/mcp` endpoint (every protocol
- * revision), legacy SSE, the streaming endpoint, the connection registry,
+ * revision), HTTP+SSE, the streaming endpoint, the connection registry,
  * one keepalive scheduler, and health endpoints. Composition only: what each
  * part does lives in its module (docs/architecture.md).
  *
@@ -165,9 +165,9 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
     admission: requestAdmission,
     createServer: () => buildServer('legacy'),
   };
-  const legacySse = createLegacySse(streamDeps);
+  const httpSse = createHttpSse(streamDeps);
   const seedSse = createSeedSse({ ...streamDeps, retryMs: resolved.retryMs });
-  sessionCount = () => sessions.size + legacySse.size + seedSse.size;
+  sessionCount = () => sessions.size + httpSse.size + seedSse.size;
   hibernatingCount = () => sessions.hibernating;
 
   let loopbackOnly = isLoopbackBind(resolved.host);
@@ -197,9 +197,9 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
   const admin = createAdminApi(registry, resolved.adminToken);
   const routes = routeTable({
     streamableHttp: ({ req, res, authInfo }) => streamableHttp(req, res, authInfo),
-    legacyStream: ({ req, res, authInfo }) =>
-      legacySse.openStream(req, res, `${mountPrefix(req, '/sse')}/messages`, authInfo),
-    legacyMessage: ({ req, res, query, authInfo }) => legacySse.postMessage(req, res, query, authInfo),
+    sseStream: ({ req, res, authInfo }) =>
+      httpSse.openStream(req, res, `${mountPrefix(req, '/sse')}/messages`, authInfo),
+    sseMessage: ({ req, res, query, authInfo }) => httpSse.postMessage(req, res, query, authInfo),
     seed: ({ req, res, query, authInfo }) => seedSse.handle(req, res, query, authInfo),
     async describe({ req, res }) {
       const surface = await introspect(await buildServer('legacy', false));

@@ -14,8 +14,8 @@ export function mountPrefix(req: IncomingMessage, route: string): string {
 /** What the route table calls into: the transports, the admin API and the server's own answers. */
 export interface RouteHandlers {
   streamableHttp: Route['handle'];
-  legacyStream: Route['handle'];
-  legacyMessage: Route['handle'];
+  sseStream: Route['handle'];
+  sseMessage: Route['handle'];
   seed: Route['handle'];
   describe: Route['handle'];
   admin: Route['handle'];
@@ -60,10 +60,8 @@ export function routeTable(h: RouteHandlers): Route[] {
       mcp: true,
       opensStream: ({ req }) => req.method === 'GET',
       opensSession: () => true,
-      endpoints: [
-        { method: 'GET', path: '/sse', purpose: 'legacy HTTP+SSE (2024-11-05): open a session stream' },
-      ],
-      handle: h.legacyStream,
+      endpoints: [{ method: 'GET', path: '/sse', purpose: 'HTTP+SSE (2024-11-05): open a session stream' }],
+      handle: h.sseStream,
     },
     {
       path: '/messages',
@@ -74,10 +72,10 @@ export function routeTable(h: RouteHandlers): Route[] {
         {
           method: 'POST',
           path: '/messages?sessionId=<id>',
-          purpose: 'legacy HTTP+SSE: send a message to a session',
+          purpose: 'HTTP+SSE: send a message to a session',
         },
       ],
-      handle: h.legacyMessage,
+      handle: h.sseMessage,
     },
     {
       path: '/mcp/sse',

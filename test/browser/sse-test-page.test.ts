@@ -81,7 +81,7 @@ const CASES: Case[] = [
   },
   {
     name: 'legacy SSE',
-    slug: 'legacy-sse',
+    slug: 'http-sse',
     transport: 'legacy',
     disconnectReason: 'client_disconnect',
     idleStream: true,

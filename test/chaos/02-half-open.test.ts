@@ -1,6 +1,6 @@
 // Scenario 2: a half-open peer. The client process is SIGSTOPped while it
 // holds a stream of every transport: its kernel keeps the TCP connections up,
-// so only liveness can tell. Streams the server can ping (2025 GET, legacy SSE)
+// so only liveness can tell. Streams the server can ping (2025 GET, HTTP+SSE)
 // must end as ping_timeout once the pings go unanswered; streams without a
 // reply channel carry a notification flood and must end as slow_consumer once
 // the buffers back up. After SIGCONT the client sees its streams closed and

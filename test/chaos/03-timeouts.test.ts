@@ -108,7 +108,7 @@ describe('maximum age and idle TTL', () => {
       }
       const transports = new Set(maxAged.map((l) => `${l.transport}/${l.stream}`));
       expect([...transports].sort()).toEqual([
-        'legacy-sse/session',
+        'http-sse/session',
         'seed-sse/session',
         'streamable-http/listen',
         'streamable-http/response',

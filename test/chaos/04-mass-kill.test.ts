@@ -1,6 +1,6 @@
 // Scenario 4: five client processes hold 510 streams across every transport
 // (2025 GET + POST with calls in flight, 2026-07-28 requests and listens,
-// legacy SSE and seed streams with calls in flight) and are SIGKILLed
+// HTTP+SSE and seed streams with calls in flight) and are SIGKILLed
 // together. Everything must come back to the baseline taken before: registry,
 // sessions, TCP sockets, timers, handles, listeners, and the heap after GC.
 import { writeFileSync } from 'node:fs';

@@ -86,7 +86,7 @@ describe('SIGTERM to the server', () => {
         '2025 POST': 'completed',
         '2026-07-28 request': 'completed',
         '2026-07-28 listen': 'shutdown',
-        'legacy SSE': 'shutdown',
+        'HTTP+SSE': 'shutdown',
         'seed /mcp/sse': 'shutdown',
       });
       const draining = server.logsOf('server.draining')[0]!;

@@ -44,9 +44,9 @@ describe('faults', () => {
         5_000,
         'both streams to close with `error`',
       );
-      expect(errors.map((l) => l.transport).sort()).toEqual(['legacy-sse', 'seed-sse']);
+      expect(errors.map((l) => l.transport).sort()).toEqual(['http-sse', 'seed-sse']);
       expect(server.logsOf('seed_sse.setup_failed')).toHaveLength(1);
-      expect(server.logsOf('legacy_sse.setup_failed')).toHaveLength(1);
+      expect(server.logsOf('http_sse.setup_failed')).toHaveLength(1);
       // A new 2025-era session fails cleanly too.
       const init = await http(`${server.url}/mcp`, {
         headers: { accept: 'application/json, text/event-stream' },

@@ -92,7 +92,7 @@ describe('the SDK is extended by composition only', () => {
     await v2.callTool({ name: 'echo', arguments: { text: 'b' } });
     await v2.callTool({ name: 'slow_task', arguments: {} });
 
-    // Legacy HTTP+SSE.
+    // HTTP+SSE.
     const legacy = new Client({ name: 'integrity-sse', version: '1' });
     await legacy.connect(new SSEClientTransport(new URL(`${t.url}/sse`)));
     await legacy.callTool({ name: 'echo', arguments: { text: 'c' } });

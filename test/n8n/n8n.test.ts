@@ -207,11 +207,11 @@ describe('n8n MCP Client over SSE (SDK 1.26.0)', () => {
     );
 
     const [connection] = [...tt.tether.registry.values()];
-    expect(connection?.transport).toBe('legacy-sse');
+    expect(connection?.transport).toBe('http-sse');
     await client.close();
     await waitFor(() => tt.tether.registry.size === 0, 5_000, 'legacy stream released');
     expect(tt.logsOf('connection.closed')).toEqual([
-      expect.objectContaining({ transport: 'legacy-sse', reason: 'client_disconnect' }),
+      expect.objectContaining({ transport: 'http-sse', reason: 'client_disconnect' }),
     ]);
     const late = await fetch(`${tt.url}/messages?sessionId=${connection?.sessionId}`, {
       method: 'POST',

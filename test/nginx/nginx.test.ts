@@ -127,7 +127,7 @@ describe.skipIf(!hasNginx())('behind nginx (config from docs/deploying-behind-ng
     expect(t.tether.registry.get(s.connectionId)).toBeUndefined();
   });
 
-  it('serves the SDK clients through nginx: legacy SSE (v1) and Streamable HTTP (v2)', async () => {
+  it('serves the SDK clients through nginx: HTTP+SSE (v1) and Streamable HTTP (v2)', async () => {
     const legacy = new ClientV1({ name: 'nginx-legacy', version: '1' });
     const modern = new ClientV2({ name: 'nginx-streamable', version: '1' });
     try {

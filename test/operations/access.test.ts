@@ -55,7 +55,7 @@ describe('bearer tokens on every MCP endpoint', () => {
     },
   );
 
-  it('accepts the token with the official clients on Streamable HTTP and legacy SSE', async () => {
+  it('accepts the token with the official clients on Streamable HTTP and HTTP+SSE', async () => {
     t = await startTether({ authTokens: [TOKEN_A, TOKEN_B] });
     const http = new Client({ name: 'a', version: '1' });
     await http.connect(
@@ -129,7 +129,7 @@ describe('admin API', () => {
     const listed = await fetch(`${t.url}/mcp/connections`, { headers: bearer(ADMIN) });
     expect(listed.status).toBe(200);
     const { connections } = (await listed.json()) as { connections: Array<Record<string, unknown>> };
-    expect(connections.map((c) => c.transport).sort()).toEqual(['legacy-sse', 'seed-sse', 'streamable-http']);
+    expect(connections.map((c) => c.transport).sort()).toEqual(['http-sse', 'seed-sse', 'streamable-http']);
     for (const c of connections) {
       expect(Object.keys(c).sort()).toEqual(
         [

@@ -68,13 +68,13 @@ describe('GET /metrics', () => {
       seeds.push(ac);
     }
     await waitFor(
-      () => t!.tether.registry.countBy('seed-sse') === N && t!.tether.registry.countBy('legacy-sse') === N,
+      () => t!.tether.registry.countBy('seed-sse') === N && t!.tether.registry.countBy('http-sse') === N,
     );
 
     const during = await scrape(t.url);
-    expect(active(during, 'legacy-sse')).toBe(N);
+    expect(active(during, 'http-sse')).toBe(N);
     expect(active(during, 'seed-sse')).toBe(N);
-    expect(opened(during, 'legacy-sse') - opened(before, 'legacy-sse')).toBe(N);
+    expect(opened(during, 'http-sse') - opened(before, 'http-sse')).toBe(N);
     expect(opened(during, 'seed-sse') - opened(before, 'seed-sse')).toBe(N);
     expect(during.get('mcp_tether_sessions_active')).toBe(2 * N);
 
@@ -83,10 +83,10 @@ describe('GET /metrics', () => {
     await waitFor(() => t!.tether.registry.size === 0, 5_000, 'all streams released');
 
     const after = await scrape(t.url);
-    expect(active(after, 'legacy-sse')).toBe(0);
+    expect(active(after, 'http-sse')).toBe(0);
     expect(active(after, 'seed-sse')).toBe(0);
     expect(
-      closed(after, 'legacy-sse', 'client_disconnect') - closed(before, 'legacy-sse', 'client_disconnect'),
+      closed(after, 'http-sse', 'client_disconnect') - closed(before, 'http-sse', 'client_disconnect'),
     ).toBe(N);
     expect(
       closed(after, 'seed-sse', 'client_disconnect') - closed(before, 'seed-sse', 'client_disconnect'),

@@ -17,7 +17,7 @@ export function matchConnections(
     post: { transport: 'streamable-http', stream: 'response' },
     modern: { transport: 'streamable-http', stream: 'response' },
     listen: { transport: 'streamable-http', stream: 'listen' },
-    legacy: { transport: 'legacy-sse', stream: 'session' },
+    legacy: { transport: 'http-sse', stream: 'session' },
     seed: { transport: 'seed-sse', stream: 'session' },
   };
   for (const s of streams) {
@@ -44,6 +44,6 @@ export const KIND_LABEL: Record<StreamKind, string> = {
   post: '2025 POST',
   modern: '2026-07-28 request',
   listen: '2026-07-28 listen',
-  legacy: 'legacy SSE',
+  legacy: 'HTTP+SSE',
   seed: 'seed /mcp/sse',
 };

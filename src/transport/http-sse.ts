@@ -11,7 +11,7 @@ import { acceptedTypes, accepts } from './shared/media-types.js';
 import { readJsonRpcPost } from './shared/request-edge.js';
 import { StreamBoundTransport } from './stream-bound-transport.js';
 
-export interface LegacySseDeps {
+export interface HttpSseDeps {
   registry: ConnectionRegistry;
   logger: Logger;
   maxBodyBytes: number;
@@ -26,13 +26,13 @@ interface LegacySession {
 }
 
 /**
- * Legacy HTTP+SSE (protocol 2024-11-05): `GET /sse` opens the stream and
+ * HTTP+SSE (protocol 2024-11-05): `GET /sse` opens the stream and
  * announces `POST <prefix>/messages?sessionId=<id>` in an `endpoint` event;
  * replies travel on the stream. The session lives exactly as long as its
  * stream: when the stream closes, for whatever reason, the session and any
  * in-flight tool call end with it.
  */
-export function createLegacySse(deps: LegacySseDeps) {
+export function createHttpSse(deps: HttpSseDeps) {
   const sessions = new Map<string, LegacySession>();
 
   async function openStream(
@@ -50,7 +50,7 @@ export function createLegacySse(deps: LegacySseDeps) {
     // Registered before the server is built, so a client that leaves during
     // setup is noticed by the connection instead of leaving it behind.
     const connection = deps.registry.open(req, res, {
-      transport: 'legacy-sse',
+      transport: 'http-sse',
       kind: 'session',
       sessionId,
       // The stream is the server's only way to the client: probe it with JSON-RPC pings.
@@ -61,7 +61,7 @@ export function createLegacySse(deps: LegacySseDeps) {
     try {
       server = await deps.createServer();
     } catch (err) {
-      deps.logger.error({ err, session_id: sessionId }, 'legacy_sse.setup_failed');
+      deps.logger.error({ err, session_id: sessionId }, 'http_sse.setup_failed');
       connection.close('error');
       return;
     }

@@ -74,7 +74,7 @@ async function sdkClient(url: URL): Promise<Client> {
   return client;
 }
 
-describe('legacy HTTP+SSE with the v1 SDK SSEClientTransport', () => {
+describe('HTTP+SSE with the v1 SDK SSEClientTransport', () => {
   it('connects, lists and calls tools, streams progress, and frees the session when the client closes', async () => {
     const tt = await start();
     const client = await sdkClient(new URL(`${tt.url}/sse`));
@@ -93,13 +93,13 @@ describe('legacy HTTP+SSE with the v1 SDK SSEClientTransport', () => {
     expect(progress.slice(0, 2)).toEqual([1, 2]);
 
     const [connection] = [...tt.tether.registry.values()];
-    expect(connection?.transport).toBe('legacy-sse');
+    expect(connection?.transport).toBe('http-sse');
     await client.close();
     await waitFor(() => tt.tether.registry.size === 0, 5_000, 'stream released');
     const closed = tt.logsOf('connection.closed');
     expect(closed).toEqual([
       expect.objectContaining({
-        transport: 'legacy-sse',
+        transport: 'http-sse',
         reason: 'client_disconnect',
         session_id: connection?.sessionId,
       }),
@@ -113,7 +113,7 @@ describe('legacy HTTP+SSE with the v1 SDK SSEClientTransport', () => {
   });
 });
 
-describe('legacy HTTP+SSE: liveness with the v1 SDK client', () => {
+describe('HTTP+SSE: liveness with the v1 SDK client', () => {
   it('answers the JSON-RPC liveness pings by itself, so an idle client is never timed out', async () => {
     const tt = await start({ pingIntervalMs: 100, maxPingFailures: 2 });
     const client = await sdkClient(new URL(`${tt.url}/sse`));
@@ -126,7 +126,7 @@ describe('legacy HTTP+SSE: liveness with the v1 SDK client', () => {
   });
 });
 
-describe('legacy HTTP+SSE over raw fetch', () => {
+describe('HTTP+SSE over raw fetch', () => {
   it('announces the endpoint, accepts messages with 202 and answers on the stream', async () => {
     const tt = await start();
     const s = await openLegacy(tt.url);
@@ -175,7 +175,7 @@ describe('legacy HTTP+SSE over raw fetch', () => {
     await waitFor(() => tt.logsOf('connection.closed').length === 1, 5_000, 'stream closed');
     expect(tt.logsOf('connection.closed')[0]).toMatchObject({
       reason: 'ping_timeout',
-      transport: 'legacy-sse',
+      transport: 'http-sse',
     });
     expect((await postMessage(tt.url, s.endpoint, call(1, 'echo', { text: 'x' }))).status).toBe(404);
     expect(tt.tether.registry.size).toBe(0);
@@ -197,7 +197,7 @@ describe('legacy HTTP+SSE over raw fetch', () => {
     expect(tt.tether.registry.size).toBe(0);
     expect(tt.logsOf('connection.closed')[0]).toMatchObject({
       reason: 'client_disconnect',
-      transport: 'legacy-sse',
+      transport: 'http-sse',
     });
     await waitFor(() => record.aborted.length === 1, 5_000, 'hold call aborted');
     expect(record.servers.at(-1)!.isConnected()).toBe(false);
@@ -254,7 +254,7 @@ describe('legacy HTTP+SSE over raw fetch', () => {
     const frames = await new SseReader(res.body!).rest(5_000);
     expect(frames).toEqual([expect.objectContaining({ retry: 4_321 })]);
     expect(tt.logsOf('connection.closed')).toEqual([
-      expect.objectContaining({ transport: 'legacy-sse', reason: 'error' }),
+      expect.objectContaining({ transport: 'http-sse', reason: 'error' }),
     ]);
     expect(tt.tether.registry.size).toBe(0);
   });
@@ -290,7 +290,7 @@ describe('legacy HTTP+SSE over raw fetch', () => {
   });
 });
 
-describe('legacy HTTP+SSE mounted under Express', () => {
+describe('HTTP+SSE mounted under Express', () => {
   it('announces the endpoint under the mount path and serves the SDK client there', async () => {
     const tether = createTether({ logLevel: 'silent' });
     const app = express();
