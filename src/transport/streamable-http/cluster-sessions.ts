@@ -1,8 +1,8 @@
 // Cluster mode (Redis): what this process does for sessions it shares with
 // other nodes through the shared record and ClusterRouting. Apart from
-// sessions.ts so that a single process carries no cluster state and takes no
-// cluster branch: StreamableHttpSessions holds one of these only when a
-// router is configured.
+// sessions.ts so that a single process carries no cluster state (no
+// memberships, no rehydrations in flight): StreamableHttpSessions holds one
+// of these only when a router is configured.
 import type { Logger } from 'pino';
 import type { ClusterRouting } from '../../session/routing.js';
 import type { SessionRecord, SessionStore } from '../../session/session-store.js';

@@ -3,8 +3,8 @@
 // after hibernation) the session's own server, hibernate() lets it go. Apart
 // from sessions.ts because it is the one part that creates and closes SDK
 // servers, with its own concurrency (the `waking` map) and its own failure
-// (SessionEndedError); the registry, idle sweep and cluster record never
-// touch a server directly.
+// (SessionEndedError); the registry, idle sweep and cluster side never
+// create or close a server themselves.
 import type { JSONRPCMessage, McpServer } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { rpcErrorOf } from '../../errors.js';
