@@ -14,7 +14,8 @@ import { acceptedTypes, accepts } from '../shared/media-types.js';
 import { readJsonRpcPost } from '../shared/request-edge.js';
 import { checkInitialize } from './initialize-params.js';
 import type { ModernEndpoint } from './modern.js';
-import { type LiveSession, SessionEndedError, type StreamableHttpSessions } from './sessions.js';
+import { SessionEndedError } from './session-servers.js';
+import type { LiveSession, StreamableHttpSessions } from './sessions.js';
 
 export interface StreamableHttpDeps {
   sessions: StreamableHttpSessions;

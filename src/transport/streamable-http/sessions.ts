@@ -1,41 +1,18 @@
-import type {
-  JSONRPCMessage,
-  McpServer,
-  RequestId,
-  ServerEvent,
-  ServerEventBus,
-} from '@modelcontextprotocol/server';
+import type { JSONRPCMessage, McpServer, ServerEvent, ServerEventBus } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { CloseReason } from '../../connection/close-reason.js';
 import { randomId } from '../../connection/ids.js';
 import type { ConnectionRegistry } from '../../connection/registry.js';
-import { rpcErrorOf } from '../../errors.js';
-import { isRequest } from '../../protocol/json-rpc.js';
 import type { EventStore } from '../../session/event-store.js';
 import type { ClusterRouting } from '../../session/routing.js';
-import type { SessionStore } from '../../session/session-store.js';
+import type { SessionRecord, SessionStore } from '../../session/session-store.js';
 import { SERVER_EVENT_METHODS } from '../server-events.js';
-import { InitializeLobby } from './lobby.js';
+import { ClusterSessions } from './cluster-sessions.js';
+import type { LiveSession } from './live-session.js';
+import { SessionServers } from './session-servers.js';
 import { SessionTransport } from './session-transport.js';
 
-/** A 2025-era session served by this process. */
-export interface LiveSession {
-  readonly id: string;
-  /**
-   * The session's SDK server; `undefined` while the session hibernates (see
-   * {@link StreamableHttpSessions.wake}).
-   */
-  server: McpServer | undefined;
-  readonly transport: SessionTransport;
-  readonly createdAt: number;
-  /** Last request, response or stream change: the idle TTL counts from here. */
-  lastActivityAt: number;
-  /** Last time the server had work (a client message for it, an answer, a stream change). */
-  lastUsedAt: number;
-  principal: string | undefined;
-  /** The client's `initialize` params, replayed to rebuild the server. */
-  readonly initParams: unknown;
-}
+export type { LiveSession } from './live-session.js';
 
 export interface SessionsDeps {
   registry: ConnectionRegistry;
@@ -60,23 +37,11 @@ export interface SessionsDeps {
   router?: ClusterRouting | undefined;
 }
 
-interface SessionExtras {
-  unsubscribe?: () => void;
-  storeTouchedAt: number;
-}
-
 const UNKNOWN_CLIENT_INIT = (protocolVersion: string | undefined) => ({
   protocolVersion,
   capabilities: {},
   clientInfo: { name: 'unknown', version: '0' },
 });
-
-/** The session ended while its server was being rebuilt for a request. */
-export class SessionEndedError extends Error {
-  constructor(readonly sessionId: string) {
-    super(`session ${sessionId} ended while its server was being rebuilt`);
-  }
-}
 
 /**
  * The 2025-era sessions of this process: each pairs an SDK `McpServer` with
@@ -85,7 +50,9 @@ export class SessionEndedError extends Error {
  * A session whose server has had nothing to do for `hibernateAfterMs`
  * hibernates: the server (most of a session's memory) is let go, the
  * transport with its streams and events stays, and {@link wake} rebuilds the
- * server from the stored `initialize` when the client next needs it.
+ * server from the stored `initialize` when the client next needs it
+ * (session-servers.ts). In cluster mode the shared side lives in
+ * cluster-sessions.ts.
  *
  * @example
  * const session = await sessions.create('2025-11-25');
@@ -93,15 +60,23 @@ export class SessionEndedError extends Error {
  */
 export class StreamableHttpSessions {
   private readonly live = new Map<string, LiveSession>();
-  private readonly extras = new WeakMap<LiveSession, SessionExtras>();
-  private readonly rehydrating = new Map<string, Promise<LiveSession | undefined>>();
-  private readonly waking = new Map<LiveSession, Promise<McpServer>>();
+  private readonly servers: SessionServers;
+  private readonly cluster: ClusterSessions | undefined;
   private readonly stopChanges: (() => void) | undefined;
-  private readonly lobby: InitializeLobby;
 
   constructor(private readonly deps: SessionsDeps) {
+    const isLive = (session: LiveSession) => this.live.get(session.id) === session;
+    this.servers = new SessionServers({ createServer: deps.createServer, logger: deps.logger, isLive });
+    this.cluster = deps.router
+      ? new ClusterSessions({
+          router: deps.router,
+          sessionStore: deps.sessionStore,
+          logger: deps.logger,
+          isLive: (session) => this.live.has(session.id),
+          deleted: (session) => void this.closeLocal(session, 'session_deleted'),
+        })
+      : undefined;
     this.stopChanges = deps.changes?.subscribe((event) => this.broadcast(event));
-    this.lobby = new InitializeLobby(deps.createServer);
   }
 
   get size(): number {
@@ -125,7 +100,7 @@ export class StreamableHttpSessions {
 
   /** Whether sessions are shared with other nodes (Redis mode). */
   get clustered(): boolean {
-    return this.deps.router !== undefined;
+    return this.cluster !== undefined;
   }
 
   private newTransport(id: string, standaloneStreamId: string | undefined, session: () => LiveSession) {
@@ -147,9 +122,7 @@ export class StreamableHttpSessions {
       onReplayed: (count) => this.deps.onReplayed(count),
       onLivenessLost: () => void this.close(session(), 'ping_timeout'),
       // A new session's initialize is answered by the lobby; its own server is built on demand (wake()).
-      unserved: (message, transport) => {
-        if (isRequest(message) && message.method === 'initialize') this.answerFromLobby(transport, message);
-      },
+      unserved: (message, transport) => this.servers.unserved(message, transport),
       onStoreError: failed,
       ...(router ? { routing: router.forSession(id, standaloneStreamId, failed), standaloneStreamId } : {}),
     });
@@ -161,10 +134,10 @@ export class StreamableHttpSessions {
     initParams?: unknown,
   ): Promise<LiveSession> {
     // A setup function that throws fails the initialize before any session exists.
-    await this.lobby.ready();
+    await this.servers.ready();
     const id = randomId();
     const now = Date.now();
-    const standaloneStreamId = this.deps.router ? randomId() : undefined;
+    const standaloneStreamId = this.cluster ? randomId() : undefined;
     const transport = this.newTransport(id, standaloneStreamId, () => session);
     transport.protocolVersion = protocolVersion;
     // No server of its own yet: the lobby answers the initialize, and the first
@@ -179,50 +152,18 @@ export class StreamableHttpSessions {
       principal,
       initParams: initParams ?? UNKNOWN_CLIENT_INIT(protocolVersion),
     };
-    if (this.deps.router) {
+    const record: SessionRecord = { id, createdAt: now, lastActivityAt: now, protocolVersion, principal };
+    if (this.cluster) {
       // Shared first: a POST that reaches another node right after the answer must find it.
-      await this.deps.sessionStore.create({
-        id,
-        createdAt: now,
-        lastActivityAt: now,
-        protocolVersion,
-        principal,
-        initParams,
-        standaloneStreamId,
-      });
+      await this.deps.sessionStore.create({ ...record, initParams, standaloneStreamId });
       this.live.set(id, session);
-      await this.join(session);
+      await this.cluster.join(session);
     } else {
       this.live.set(id, session);
-      await this.deps.sessionStore.create({
-        id,
-        createdAt: now,
-        lastActivityAt: now,
-        protocolVersion,
-        principal,
-      });
+      await this.deps.sessionStore.create(record);
     }
     this.deps.logger.info({ session_id: id, protocol_version: protocolVersion }, 'session.created');
     return session;
-  }
-
-  private answerFromLobby(transport: SessionTransport, request: JSONRPCMessage & { id: RequestId }): void {
-    this.lobby
-      .answer(request)
-      .catch(
-        (err: unknown): JSONRPCMessage =>
-          rpcErrorOf('TETHER_ERR_INTERNAL', {
-            id: request.id,
-            detail: `Internal error: ${(err as Error).message}`,
-          }),
-      )
-      .then((response) => transport.send(response))
-      .catch((err: unknown) =>
-        this.deps.logger.warn(
-          { session_id: transport.sessionId, err: (err as Error).message },
-          'session.initialize_failed',
-        ),
-      );
   }
 
   /**
@@ -231,24 +172,15 @@ export class StreamableHttpSessions {
    * rebuild. Rejects when the store cannot be reached.
    */
   async rehydrate(id: string): Promise<LiveSession | undefined> {
-    if (!this.deps.router) return undefined;
-    const existing = this.live.get(id);
-    if (existing) return existing;
-    let pending = this.rehydrating.get(id);
-    if (!pending) {
-      pending = this.doRehydrate(id).finally(() => this.rehydrating.delete(id));
-      this.rehydrating.set(id, pending);
-    }
-    return pending;
+    if (!this.cluster) return undefined;
+    return this.live.get(id) ?? this.cluster.rehydrate(id, (record) => this.adopt(id, record));
   }
 
-  private async doRehydrate(id: string): Promise<LiveSession | undefined> {
-    const record = await this.deps.sessionStore.get(id);
-    if (!record) return undefined;
+  /** A session another node created, known here from now on; its server is built when a request needs one. */
+  private adopt(id: string, record: SessionRecord): LiveSession {
     const now = Date.now();
     const transport = this.newTransport(id, record.standaloneStreamId, () => session);
     transport.protocolVersion = record.protocolVersion;
-    // Known here from now on, its server built when a request needs one (see wake()).
     const session: LiveSession = {
       id,
       server: undefined,
@@ -260,56 +192,15 @@ export class StreamableHttpSessions {
       initParams: record.initParams ?? UNKNOWN_CLIENT_INIT(record.protocolVersion),
     };
     this.live.set(id, session);
-    await this.join(session);
-    this.deps.logger.info({ session_id: id, protocol_version: record.protocolVersion }, 'session.rehydrated');
     return session;
   }
 
   /**
-   * The session's server, rebuilt first if the session hibernates: a fresh
-   * server from the setup function, connected to the session's transport
-   * and brought up to date by replaying the client's `initialize` (and its
-   * last `logging/setLevel`). Concurrent calls share one rebuild.
+   * The session's server, rebuilt first if the session hibernates (see
+   * {@link SessionServers.wake}). Concurrent calls share one rebuild.
    */
   wake(session: LiveSession): Promise<McpServer> {
-    session.lastUsedAt = Date.now();
-    if (session.server) return Promise.resolve(session.server);
-    let pending = this.waking.get(session);
-    if (!pending) {
-      pending = this.rebuild(session).finally(() => this.waking.delete(session));
-      this.waking.set(session, pending);
-    }
-    return pending;
-  }
-
-  private async rebuild(session: LiveSession): Promise<McpServer> {
-    const started = performance.now();
-    const server = await this.deps.createServer();
-    await server.connect(session.transport);
-    await session.transport.replayHandshake(session.initParams);
-    if (this.live.get(session.id) !== session || session.transport.closed) {
-      // Ended while rebuilding: the new server is let go as on hibernation, then closed.
-      session.transport.detachServer();
-      await server.close().catch(() => {});
-      throw new SessionEndedError(session.id);
-    }
-    session.server = server;
-    session.lastUsedAt = Date.now();
-    this.deps.logger.debug(
-      { session_id: session.id, rebuild_ms: Math.round((performance.now() - started) * 100) / 100 },
-      'session.woke',
-    );
-    return server;
-  }
-
-  /** Lets go of the session's server; its streams, events and id stay. */
-  private hibernate(session: LiveSession): void {
-    const server = session.server;
-    if (!server || this.waking.has(session)) return;
-    session.server = undefined;
-    session.transport.detachServer();
-    session.transport.forgetFinished();
-    this.deps.logger.debug({ session_id: session.id }, 'session.hibernated');
+    return this.servers.wake(session);
   }
 
   /** Passes a server-wide list change to every session's standalone stream. */
@@ -325,71 +216,32 @@ export class StreamableHttpSessions {
     for (const session of this.live.values()) session.transport.notifyStandalone(message, serialized);
   }
 
-  /** Cluster mode: follows what other nodes say of the session (DELETE, cancellations, forwarded responses). */
-  private async join(session: LiveSession): Promise<void> {
-    const router = this.deps.router;
-    if (!router) return;
-    const extras: SessionExtras = { storeTouchedAt: Date.now() };
-    this.extras.set(session, extras);
-    try {
-      extras.unsubscribe = await router.join(session.id, {
-        deleted: () => void this.closeLocal(session, 'session_deleted'),
-        cancelled: (message) => session.transport.deliverRemoteCancel(message),
-        response: (message) => session.transport.deliverForwardedResponse(message),
-      });
-    } catch (err) {
-      this.deps.logger.warn({ session_id: session.id, err: (err as Error).message }, 'cluster.route_failed');
-    }
-    if (!this.live.has(session.id)) extras.unsubscribe?.();
-  }
-
   touch(session: LiveSession): void {
     session.lastActivityAt = Date.now();
-    const extras = this.deps.router ? this.extras.get(session) : undefined;
-    // Cluster mode: refresh the shared record's TTL, at most once a second.
-    if (extras && session.lastActivityAt - extras.storeTouchedAt >= 1_000) {
-      extras.storeTouchedAt = session.lastActivityAt;
-      this.deps.sessionStore.touch(session.id, session.lastActivityAt).catch(() => {});
-    }
+    this.cluster?.touched(session);
   }
 
   /** Ends a session once; later calls are no-ops. */
   async close(session: LiveSession, reason: CloseReason): Promise<void> {
-    const router = this.deps.router;
-    if (!router) {
+    if (!this.cluster) {
       if (!this.live.delete(session.id)) return;
       session.transport.closeWith(reason);
-      await this.dropServer(session);
+      await this.servers.drop(session);
       await this.deps.sessionStore.delete(session.id);
       this.logClosed(session, reason);
       return;
     }
     // Cluster mode: only a DELETE ends the shared session; any other end drops this node's copy.
-    if (reason === 'session_deleted') {
-      await Promise.all([this.deps.sessionStore.delete(session.id), router.announceDelete(session.id)]).catch(
-        (err: unknown) =>
-          this.deps.logger.warn(
-            { session_id: session.id, err: (err as Error).message },
-            'cluster.route_failed',
-          ),
-      );
-    }
+    if (reason === 'session_deleted') await this.cluster.deleteShared(session.id);
     await this.closeLocal(session, reason);
   }
 
   private async closeLocal(session: LiveSession, reason: CloseReason): Promise<void> {
     if (!this.live.delete(session.id)) return;
-    this.extras.get(session)?.unsubscribe?.();
+    this.cluster?.leave(session);
     session.transport.closeWith(reason);
-    await this.dropServer(session);
+    await this.servers.drop(session);
     this.logClosed(session, reason);
-  }
-
-  private async dropServer(session: LiveSession): Promise<void> {
-    const server = session.server;
-    if (!server) return;
-    session.server = undefined;
-    await server.close().catch(() => {});
   }
 
   private logClosed(session: LiveSession, reason: CloseReason): void {
@@ -415,24 +267,14 @@ export class StreamableHttpSessions {
           void this.close(s, 'idle_timeout');
           continue;
         }
-        if (!idle) this.keepShared(s, now, ttl);
+        // Cluster mode: a session busy here keeps its shared record from expiring.
+        if (!idle) this.cluster?.keepShared(s, now, ttl);
       }
       if (hibernateAfter > 0 && now - s.lastUsedAt >= hibernateAfter && s.transport.quiescent) {
-        if (s.server) this.hibernate(s);
+        if (s.server) this.servers.hibernate(s);
         else s.transport.forgetFinished();
       }
     }
-  }
-
-  /**
-   * Cluster mode: a session busy here (open stream, request running) keeps
-   * its shared record from expiring, so other nodes can still serve it.
-   */
-  private keepShared(session: LiveSession, now: number, ttl: number): void {
-    const extras = this.deps.router ? this.extras.get(session) : undefined;
-    if (!extras || now - extras.storeTouchedAt < Math.max(1_000, ttl / 3)) return;
-    extras.storeTouchedAt = now;
-    this.deps.sessionStore.touch(session.id, now).catch(() => {});
   }
 
   /** Immediate: every session's streams end now; the rest of the teardown runs on in the background. */
@@ -444,6 +286,6 @@ export class StreamableHttpSessions {
   async closeAll(reason: CloseReason): Promise<void> {
     this.stopChanges?.();
     await Promise.all([...this.live.values()].map((s) => this.close(s, reason)));
-    await this.lobby.close();
+    await this.servers.close();
   }
 }
