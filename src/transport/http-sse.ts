@@ -110,12 +110,7 @@ export function createHttpSse(deps: HttpSseDeps) {
     });
     if (read?.kind !== 'messages') return;
     const { messages } = read;
-    if (deps.admission.batchTooLarge(messages.length)) {
-      sendError(res, 'TETHER_ERR_RPC_BATCH_TOO_LARGE', {
-        detail: `Invalid Request: batch too large (${messages.length} messages; the limit is ${deps.admission.maxBatchSize})`,
-      });
-      return;
-    }
+    if (deps.admission.refuseBatch(res, messages)) return;
     const duplicate = repeatedRequestId(messages, (id) => session.transport.hasPendingRequest(id));
     if (duplicate !== undefined) {
       sendError(res, 'TETHER_ERR_RPC_DUPLICATE_ID', { id: duplicate });

@@ -1,7 +1,6 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,7 +12,7 @@ import {
   type SetupFn,
   type Tether,
 } from '../../src/index.js';
-import { getStream, openRawSession, post, type RawSession, rpc } from '../support/rpc.js';
+import { getStream, openRawSession, post, resumeWithoutReading, rpc } from '../support/rpc.js';
 import type { LogLine } from '../support/tether.js';
 
 const MiB = 1024 * 1024;
@@ -67,29 +66,6 @@ async function start(
   return { mcpUrl: new URL(`http://127.0.0.1:${port}/mcp`), sockets, logs, port };
 }
 
-/** A resumption on a raw socket that reads the status line and then never reads again. */
-async function resumeWithoutReading(port: number, session: RawSession, lastEventId: string): Promise<number> {
-  const client = connect({ host: '127.0.0.1', port });
-  clients.push(client);
-  client.on('error', () => {});
-  await once(client, 'connect');
-  const headers = [
-    'GET /mcp HTTP/1.1',
-    `Host: 127.0.0.1:${port}`,
-    'Accept: text/event-stream',
-    `Mcp-Session-Id: ${session.sessionId}`,
-    `Mcp-Protocol-Version: ${session.protocolVersion}`,
-    `Last-Event-ID: ${lastEventId}`,
-  ];
-  client.write(`${headers.join('\r\n')}\r\n\r\n`);
-  const [chunk] = (await Promise.race([
-    once(client, 'data'),
-    new Promise((_, reject) => setTimeout(() => reject(new Error('no status line within 5 s')), 5_000)),
-  ])) as [Buffer];
-  client.pause();
-  return Number(/^HTTP\/1\.1 (\d{3})/.exec(chunk.toString('latin1'))?.[1]);
-}
-
 function unsentBytes(sockets: Set<Socket>): number {
   let n = 0;
   for (const s of sockets) n += s.writableLength;
@@ -112,7 +88,8 @@ describe('replaying a large event to clients that never read', () => {
     const rssBefore = process.memoryUsage().rss;
 
     const statuses: number[] = [];
-    for (let i = 0; i < RESUMES; i++) statuses.push(await resumeWithoutReading(port, session, firstId ?? ''));
+    for (let i = 0; i < RESUMES; i++)
+      statuses.push(await resumeWithoutReading(port, session, firstId ?? '', clients));
     // Let every admitted stream write what it will write.
     await new Promise((resolve) => setTimeout(resolve, 200));
     const held = unsentBytes(sockets);
@@ -149,7 +126,7 @@ describe('replaying a large event to clients that never read', () => {
     );
     const firstId = /^id: (.+)$/m.exec(await res.text())?.[1] ?? '';
 
-    expect(await resumeWithoutReading(port, session, firstId)).toBe(200);
+    expect(await resumeWithoutReading(port, session, firstId, clients)).toBe(200);
     await new Promise((resolve) => setTimeout(resolve, 200));
 
     // Unfixed, every stored event was written at once: about 9 MB of the 12 stayed unsent.

@@ -1,11 +1,10 @@
-import { once } from 'node:events';
 import { request } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRIC_METHODS } from '../../src/observability/metrics.js';
 import { waitFor } from '../support/process.js';
-import { openRawSession, post, type RawSession, rpc } from '../support/rpc.js';
+import { openRawSession, post, type RawSession, resumeWithoutReading, rpc } from '../support/rpc.js';
 import type { Wire } from '../support/sse.js';
 import { startTether, type TestTether } from '../support/tether.js';
 
@@ -357,28 +356,6 @@ describe('duplicate ids and replays under random input', () => {
     });
     const { port } = new URL(replay.url);
     const clients: Socket[] = [];
-    /** A resumption that reads its status line and then nothing more. */
-    const resumeWithoutReading = async (session: RawSession, lastEventId: string): Promise<number> => {
-      const client = connect({ host: '127.0.0.1', port: Number(port) });
-      clients.push(client);
-      client.on('error', () => {});
-      await once(client, 'connect');
-      const head = [
-        'GET /mcp HTTP/1.1',
-        `Host: 127.0.0.1:${port}`,
-        'Accept: text/event-stream',
-        `Mcp-Session-Id: ${session.sessionId}`,
-        `Mcp-Protocol-Version: ${session.protocolVersion}`,
-        `Last-Event-ID: ${lastEventId}`,
-      ];
-      client.write(`${head.join('\r\n')}\r\n\r\n`);
-      const [chunk] = (await Promise.race([
-        once(client, 'data'),
-        new Promise((_, reject) => setTimeout(() => reject(new Error('no status line within 5 s')), 5_000)),
-      ])) as [Buffer];
-      client.pause();
-      return Number(/^HTTP\/1\.1 (\d{3})/.exec(chunk.toString('latin1'))?.[1]);
-    };
     try {
       const session = await openRawSession(replay.mcpUrl);
       await fc.assert(
@@ -396,7 +373,8 @@ describe('duplicate ids and replays under random input', () => {
             const firstId = /^id: (.+)$/m.exec(await res.text())?.[1] ?? '';
             const rssBefore = process.memoryUsage().rss;
             const statuses: number[] = [];
-            for (let i = 0; i < resumes; i++) statuses.push(await resumeWithoutReading(session, firstId));
+            for (let i = 0; i < resumes; i++)
+              statuses.push(await resumeWithoutReading(Number(port), session, firstId, clients));
             await new Promise((resolve) => setTimeout(resolve, 50));
             // docs/reliability.md: a client that never reads pins at most one event per admitted
             // stream. Unbounded, each resumption held the whole event (about 2.4 x its size in RSS).

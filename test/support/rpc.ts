@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
 /**
  * JSON-RPC over raw HTTP for every suite: a 2025-era session opened by hand
  * (so tests see headers, event ids and priming frames exactly as sent),
@@ -268,4 +270,37 @@ export function modernRequest(
       },
     }),
   };
+}
+
+/**
+ * A resumption (`GET` with `Last-Event-ID`) on a raw socket that reads the
+ * status line and then never reads again, as a client that stalls would.
+ * Resolves with the status; the socket is pushed to `sockets` for the caller
+ * to destroy.
+ */
+export async function resumeWithoutReading(
+  port: number,
+  session: RawSession,
+  lastEventId: string,
+  sockets: Socket[],
+): Promise<number> {
+  const client = connect({ host: '127.0.0.1', port });
+  sockets.push(client);
+  client.on('error', () => {});
+  await once(client, 'connect');
+  const head = [
+    'GET /mcp HTTP/1.1',
+    `Host: 127.0.0.1:${port}`,
+    'Accept: text/event-stream',
+    `Mcp-Session-Id: ${session.sessionId}`,
+    `Mcp-Protocol-Version: ${session.protocolVersion}`,
+    `Last-Event-ID: ${lastEventId}`,
+  ];
+  client.write(`${head.join('\r\n')}\r\n\r\n`);
+  const [chunk] = (await Promise.race([
+    once(client, 'data'),
+    new Promise((_, reject) => setTimeout(() => reject(new Error('no status line within 5 s')), 5_000)),
+  ])) as [Buffer];
+  client.pause();
+  return Number(/^HTTP\/1\.1 (\d{3})/.exec(chunk.toString('latin1'))?.[1]);
 }

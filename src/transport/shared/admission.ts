@@ -1,5 +1,6 @@
+import type { ServerResponse } from 'node:http';
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/server';
-import { type ErrorCode, rpcErrorOf } from '../../errors.js';
+import { type ErrorCode, rpcErrorOf, sendError } from '../../errors.js';
 import type { RefusalReason } from '../../observability/metrics.js';
 import { isRequest } from '../../protocol/json-rpc.js';
 
@@ -44,6 +45,15 @@ export class RequestAdmission {
   batchTooLarge(count: number): boolean {
     if (count <= this.deps.limits.maxBatchSize) return false;
     this.deps.refused('batch_too_large', count);
+    return true;
+  }
+
+  /** Answers a POST over the batch cap with 400 (and counts it); returns whether it did. */
+  refuseBatch(res: ServerResponse, messages: readonly JSONRPCMessage[]): boolean {
+    if (!this.batchTooLarge(messages.length)) return false;
+    sendError(res, 'TETHER_ERR_RPC_BATCH_TOO_LARGE', {
+      detail: `Invalid Request: batch too large (${messages.length} messages; the limit is ${this.maxBatchSize})`,
+    });
     return true;
   }
 

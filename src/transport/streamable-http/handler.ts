@@ -134,12 +134,7 @@ export function createStreamableHttpHandler(deps: StreamableHttpDeps) {
     }
     if (read?.kind !== 'messages') return;
     const { messages } = read;
-    if (deps.admission.batchTooLarge(messages.length)) {
-      sendError(res, 'TETHER_ERR_RPC_BATCH_TOO_LARGE', {
-        detail: `Invalid Request: batch too large (${messages.length} messages; the limit is ${deps.admission.maxBatchSize})`,
-      });
-      return;
-    }
+    if (deps.admission.refuseBatch(res, messages)) return;
     const principal = authInfo?.clientId;
     const init = messages.find((m) => 'method' in m && m.method === 'initialize');
     if (init !== undefined) {
