@@ -179,12 +179,10 @@ export class SessionTransport implements Transport {
       return;
     }
     const stream = this.streams.create('response');
-    this.streams.bind(
-      stream,
-      requests.map((r) => r.id),
-    );
+    const ids = requests.map((r) => r.id);
+    this.streams.bind(stream, ids);
     this.output.attach(stream, req, res, this.protocolVersion);
-    this.routing.opened(stream.id, [...stream.pending]);
+    this.routing.opened(stream.id, ids);
     const extra: MessageExtraInfo = {
       ...(authInfo ? { authInfo } : {}),
       closeSSEStream: () => stream.connection?.close('manual'),
