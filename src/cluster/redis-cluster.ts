@@ -5,6 +5,7 @@ import type { EventTooLarge } from '../session/event-store.js';
 import { newNodeId } from './bus.js';
 import { RedisBus } from './redis-bus.js';
 import { RedisEventStore } from './redis-event-store.js';
+import type { RoutedStreamInfo } from './redis-routing.js';
 import { RedisSessionStore } from './redis-session-store.js';
 
 export interface RedisClusterOptions {
@@ -23,15 +24,6 @@ export interface RedisClusterOptions {
   prefix?: string;
   /** How often the node refreshes its heartbeat key, ms. Default 1000 (key TTL: 3×). */
   heartbeatMs?: number;
-}
-
-/** What a logical stream's metadata says. */
-export interface StreamInfo {
-  session: string | undefined;
-  owner: string | undefined;
-  done: boolean;
-  /** Ids (JSON) of requests the owner still has to answer on this stream. */
-  pending: string[];
 }
 
 /** Redis could not be reached at start-up. */
@@ -192,7 +184,7 @@ export class RedisCluster {
     await this.command.multi().hset(key, 'done', '1').del(`${key}:pending`).exec();
   }
 
-  async streamInfo(streamId: string): Promise<StreamInfo | undefined> {
+  async streamInfo(streamId: string): Promise<RoutedStreamInfo | undefined> {
     const key = this.streamKey(streamId);
     const results = await this.command.multi().hgetall(key).smembers(`${key}:pending`).exec();
     const h = (results?.[0]?.[1] ?? {}) as Record<string, string>;

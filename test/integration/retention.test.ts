@@ -2,7 +2,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryEventStore } from '../../src/index.js';
-import { FINISHED_STREAMS_KEPT } from '../../src/transport/streamable-http/session-transport.js';
+import { FINISHED_STREAMS_KEPT } from '../../src/transport/streamable-http/logical-streams.js';
 import { startTether, type TestTether } from '../support/tether.js';
 
 let t: TestTether | undefined;

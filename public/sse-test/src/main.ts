@@ -140,7 +140,7 @@ function closureFor(verdict: string): Closed | undefined {
 /**
  * After a dropped stream or a transport error: a server that is gone or
  * draining ends the session; a healthy one means a drop the client resumes
- * (Streamable HTTP) or a session that ended with its stream (legacy SSE,
+ * (Streamable HTTP) or a session that ended with its stream (HTTP+SSE,
  * the streaming endpoint). A transport error with a healthy server changes nothing.
  */
 async function checkServer(s: McpSession, baseUrl: string, cause: string, dropped: boolean): Promise<void> {

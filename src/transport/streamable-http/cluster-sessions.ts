@@ -91,7 +91,7 @@ export class ClusterSessions {
     const member = this.members.get(session);
     if (member && session.lastActivityAt - member.storeTouchedAt >= 1_000) {
       member.storeTouchedAt = session.lastActivityAt;
-      this.deps.sessionStore.touch(session.id, session.lastActivityAt).catch(() => {});
+      this.refresh(session.id, session.lastActivityAt);
     }
   }
 
@@ -103,7 +103,19 @@ export class ClusterSessions {
     const member = this.members.get(session);
     if (!member || now - member.storeTouchedAt < Math.max(1_000, ttl / 3)) return;
     member.storeTouchedAt = now;
-    this.deps.sessionStore.touch(session.id, now).catch(() => {});
+    this.refresh(session.id, now);
+  }
+
+  /** Pushes the shared record's expiry out; a failure is logged (the next use tries again). */
+  private refresh(sessionId: string, at: number): void {
+    this.deps.sessionStore
+      .touch(sessionId, at)
+      .catch((err: unknown) =>
+        this.deps.logger.warn(
+          { session_id: sessionId, err: (err as Error).message, op: 'touch' },
+          'cluster.route_failed',
+        ),
+      );
   }
 
   /** A DELETE: the shared record goes and every node is told. Failures are logged, not thrown. */

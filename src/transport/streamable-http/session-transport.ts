@@ -18,8 +18,6 @@ import { SessionStreams } from './logical-streams.js';
 import { followTarget, type Refusal, resumeStream } from './resumption.js';
 import { StreamOutput } from './stream-output.js';
 
-export { FINISHED_STREAMS_KEPT } from './logical-streams.js';
-
 export interface SessionTransportDeps {
   registry: ConnectionRegistry;
   eventStore: EventStore;
