@@ -102,6 +102,12 @@ export const ERRORS = {
     rpc: -32000,
     message: 'Bad Request: Last-Event-ID does not belong to this session',
   },
+  TETHER_ERR_SESSION_STREAM_ENDED: {
+    status: 405,
+    rpc: -32000,
+    message:
+      'Method Not Allowed: the stream named by Last-Event-ID has ended and every event of it was delivered',
+  },
   TETHER_ERR_SESSION_EVENTS_EVICTED: {
     status: 410,
     rpc: -32000,

@@ -77,25 +77,32 @@ function isInternal(id: RequestId): boolean {
  * request whose id is already in flight is not metered twice (the first one's
  * meter stays the one its answer ends).
  */
-export function meteringHook(tracker: RequestTracker): PipelineHook {
-  return () => {
-    const pending = new Map<RequestId, (outcome: Outcome) => void>();
-    const end = (id: RequestId, outcome: Outcome) => {
-      const done = pending.get(id);
-      if (done === undefined) return;
+export function meteringHook(
+  tracker: RequestTracker,
+  /** Told of every request the client cancelled while it ran (for the `request.cancelled` log line). */
+  onCancelled?: (cancelled: { sessionId: string | undefined; requestId: RequestId; method: string }) => void,
+): PipelineHook {
+  return (link) => {
+    const pending = new Map<RequestId, { method: string; done: (outcome: Outcome) => void }>();
+    const end = (id: RequestId, outcome: Outcome): string | undefined => {
+      const entry = pending.get(id);
+      if (entry === undefined) return undefined;
       pending.delete(id);
-      done(outcome);
+      entry.done(outcome);
+      return entry.method;
     };
     return {
       inbound(message) {
         if (isRequest(message)) {
           if (!isInternal(message.id) && !pending.has(message.id))
-            pending.set(message.id, tracker.begin(message.method));
+            pending.set(message.id, { method: message.method, done: tracker.begin(message.method) });
           return undefined;
         }
         // A cancelled request gets no response; it ends here.
         const cancelled = cancelledRequestId(message);
-        if (cancelled !== undefined) end(cancelled, 'aborted');
+        const method = cancelled === undefined ? undefined : end(cancelled, 'aborted');
+        if (method !== undefined && cancelled !== undefined)
+          onCancelled?.({ sessionId: link.sessionId, requestId: cancelled, method });
         return undefined;
       },
       sent(message) {
@@ -103,7 +110,7 @@ export function meteringHook(tracker: RequestTracker): PipelineHook {
         if (isResponse(message)) end(message.id, 'error' in message ? 'error' : 'ok');
       },
       closed() {
-        for (const done of pending.values()) done('aborted');
+        for (const { done } of pending.values()) done('aborted');
         pending.clear();
       },
     };

@@ -99,7 +99,9 @@ export function createTether(options: CreateTetherOptions = {}): Tether {
   const { cluster } = backends;
   const tasks = options.tasks === false ? undefined : new TaskRuntime({ logger, ...options.tasks });
 
-  const metering = meteringHook(requests);
+  const metering = meteringHook(requests, ({ sessionId, requestId, method }) =>
+    logger.info({ session_id: sessionId ?? null, request_id: requestId, method }, 'request.cancelled'),
+  );
   /**
    * Builds a server for one session or request. Its pipeline, from the wire
    * inwards: the request meter (unless it is built for introspection), then

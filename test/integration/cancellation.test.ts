@@ -1,4 +1,6 @@
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { McpServer } from '@modelcontextprotocol/server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -146,6 +148,81 @@ describe('cancellation', () => {
     );
     expect((await new SseReader(echo.body!).nextMessage())?.message.result).toEqual({
       content: [{ type: 'text', text: 'on' }],
+    });
+  });
+});
+
+describe('cancelling a call through the official clients (2025-era sessions)', () => {
+  /**
+   * The SDK clients resume a stream that ends without a result: cancelling a call used to answer
+   * that resumption with an empty stream that ended at once, after which the client opened a plain
+   * GET, got 409 (its standalone stream was open) and gave up with an error.
+   */
+  async function cancelAndWatch(
+    connect: (
+      url: URL,
+      onError: (e: Error) => void,
+    ) => Promise<{
+      call(signal: AbortSignal): Promise<unknown>;
+      echo(): Promise<unknown>;
+      close(): Promise<void>;
+    }>,
+  ) {
+    const log: HoldLog = { started: [], aborted: [], finished: [] };
+    t = await startTether({ setup: holdSetup(log), retryMs: 100, shutdownGraceMs: 500 });
+    const errors: Error[] = [];
+    const client = await connect(t.mcpUrl, (e) => errors.push(e));
+    closers.push(() => client.close());
+    const aborter = new AbortController();
+    const call = client.call(aborter.signal).catch((err: unknown) => err);
+    await waitFor(() => log.started.length === 1, 3_000, 'the call to start');
+    aborter.abort('user');
+    await call;
+    await waitFor(() => log.aborted.length === 1, 2_000, 'the handler signal to abort');
+    await waitFor(() => t!.logsOf('request.cancelled').length === 1, 2_000, 'request.cancelled');
+    // Long enough for several reconnections at the server's 100 ms retry hint.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(errors.map((e) => e.message)).toEqual([]);
+    expect(t.logsOf('stream.refused').map((l) => l.code)).not.toContain('TETHER_ERR_SESSION_STREAM_CONFLICT');
+    expect(t.logsOf('request.cancelled')[0]).toMatchObject({ method: 'tools/call' });
+    await client.echo();
+  }
+
+  it('SDK 1.x StreamableHTTPClientTransport: no client error, no refused stream but the ended one', async () => {
+    await cancelAndWatch(async (url, onError) => {
+      const client = new V1Client({ name: 'cancel-v1', version: '1' });
+      const transport = new V1Transport(url);
+      await client.connect(transport);
+      transport.onerror = onError;
+      client.onerror = onError;
+      return {
+        call: (signal) =>
+          client.callTool({ name: 'hold', arguments: { tag: 'v1', ms: 10_000 } }, undefined, { signal }),
+        echo: () => client.callTool({ name: 'echo', arguments: { text: 'after' } }),
+        close: () => client.close(),
+      };
+    });
+  });
+
+  it('SDK v2 client in its 2025 mode: no client error', async () => {
+    await cancelAndWatch(async (url, onError) => {
+      const client = new Client(
+        { name: 'cancel-v2', version: '1' },
+        { versionNegotiation: { mode: 'legacy' } },
+      );
+      const transport = new StreamableHTTPClientTransport(url);
+      await client.connect(transport);
+      const chained = transport.onerror;
+      transport.onerror = (e) => {
+        onError(e);
+        chained?.(e);
+      };
+      client.onerror = onError;
+      return {
+        call: (signal) => client.callTool({ name: 'hold', arguments: { tag: 'v2', ms: 10_000 } }, { signal }),
+        echo: () => client.callTool({ name: 'echo', arguments: { text: 'after' } }),
+        close: () => client.close(),
+      };
     });
   });
 });

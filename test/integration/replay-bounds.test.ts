@@ -154,9 +154,12 @@ describe('replaying a large event to clients that never read', () => {
     expect(error.error.data.code).toBe('TETHER_ERR_SESSION_EVENTS_EVICTED');
     expect(error.error.message).toContain(ids[0]);
 
+    // From the too-large event's own id nothing is missing: the stream has ended with it.
     const resumed = await getStream(mcpUrl, session, ids[1]);
-    expect(resumed.status).toBe(200);
-    await resumed.body?.cancel();
+    expect(resumed.status).toBe(405);
+    expect(((await resumed.json()) as { error: { data: { code: string } } }).error.data.code).toBe(
+      'TETHER_ERR_SESSION_STREAM_ENDED',
+    );
     expect(logs.filter((l) => l.msg === 'event.too_large')).toMatchObject([{ event_id: ids[1] }]);
     const metrics = await (await fetch(new URL('/metrics', mcpUrl))).text();
     expect(metrics).toMatch(/^mcp_tether_events_too_large_total 1$/m);

@@ -200,11 +200,17 @@ export function createStreamableHttpHandler(deps: StreamableHttpDeps) {
     }
     const session = await sessionFor(req, res, authInfo?.clientId);
     if (!session) return;
-    const refused = await session.transport.handleGet(req, res, header(req, 'last-event-id'));
-    if (refused?.status === 409) sendError(res, 'TETHER_ERR_SESSION_STREAM_CONFLICT');
-    else if (refused?.status === 410)
-      sendError(res, 'TETHER_ERR_SESSION_EVENTS_EVICTED', { detail: refused.message });
-    else if (refused) sendError(res, 'TETHER_ERR_SESSION_BAD_LAST_EVENT_ID');
+    const lastEventId = header(req, 'last-event-id');
+    const refused = await session.transport.handleGet(req, res, lastEventId);
+    if (refused === undefined) return;
+    deps.logger.info(
+      { session_id: session.id, last_event_id: lastEventId ?? null, code: refused.code },
+      'stream.refused',
+    );
+    sendError(res, refused.code, {
+      ...(refused.detail ? { detail: refused.detail } : {}),
+      ...(refused.code === 'TETHER_ERR_SESSION_STREAM_ENDED' ? { headers: { Allow: 'POST, DELETE' } } : {}),
+    });
   }
 
   async function del(req: IncomingMessage, res: ServerResponse, authInfo?: AuthInfo): Promise<void> {

@@ -67,6 +67,11 @@ export class SessionStreams {
     return { stream, live: false };
   }
 
+  /** Whether `id` is a response stream that finished here and whose events are still kept. */
+  isFinished(id: string): boolean {
+    return !this.open.has(id) && this.stored.has(id) && this.finishedIds.includes(id);
+  }
+
   isOpen(id: string): boolean {
     return this.open.has(id);
   }

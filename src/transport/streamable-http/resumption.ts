@@ -1,13 +1,14 @@
 import type { SseConnection } from '../../connection/sse-connection.js';
+import type { ErrorCode } from '../../errors.js';
 import { type EventStore, EventsEvictedError, type StoredEvent } from '../../session/event-store.js';
 import type { FollowTarget, SessionRouting } from '../../session/routing.js';
 import { type LogicalStream, replayInto, type SessionStreams } from './logical-streams.js';
 import { ReplayBacklog } from './replay-backlog.js';
 
-/** An answer to send instead of serving a GET. */
+/** What to answer instead of serving a GET: a registry code, and what refines its message. */
 export interface Refusal {
-  status: number;
-  message: string;
+  code: ErrorCode;
+  detail?: string;
 }
 
 /** What a resumption needs of its session transport. */
@@ -67,11 +68,17 @@ export async function resumeStream(
     if (err instanceof EventsEvictedError) {
       if (stream.backlog === backlog) stream.backlog = undefined;
       return {
-        status: 410,
-        message: `Gone: events after ${lastEventId} are no longer kept; retry the request that opened the stream`,
+        code: 'TETHER_ERR_SESSION_EVENTS_EVICTED',
+        detail: `Gone: events after ${lastEventId} are no longer kept; retry the request that opened the stream`,
       };
     }
     ctx.onStoreError?.(err, 'replay');
+  }
+  if (!live && replayed.length === 0 && ctx.streams.isFinished(streamId)) {
+    // Everything the stream will ever carry was delivered (its requests answered or cancelled):
+    // a stream opened only to end at once would have the client reconnect, and again.
+    if (stream.backlog === backlog) stream.backlog = undefined;
+    return { code: 'TETHER_ERR_SESSION_STREAM_ENDED' };
   }
   const connection = ctx.openConnection(stream);
   connection.write(`retry: ${ctx.retryMs}\n\n`);

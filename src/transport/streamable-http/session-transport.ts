@@ -207,13 +207,13 @@ export class SessionTransport implements Transport {
     if (lastEventId !== undefined) {
       const streamId = this.deps.eventStore.streamOf(lastEventId);
       if (streamId === undefined || !(await this.ownsStream(streamId))) {
-        return { status: 400, message: 'Last-Event-ID does not belong to this session' };
+        return { code: 'TETHER_ERR_SESSION_BAD_LAST_EVENT_ID' };
       }
       return this.resume(streamId, lastEventId, req, res);
     }
     const current = this.streams.standalone;
     if (current?.connection && !current.connection.closed) {
-      return { status: 409, message: 'Conflict: this session already has a standalone SSE stream' };
+      return { code: 'TETHER_ERR_SESSION_STREAM_CONFLICT' };
     }
     const stream = current ?? this.streams.create('standalone');
     const connection = this.output.attach(stream, req, res, this.protocolVersion);
