@@ -24,6 +24,7 @@ export interface StreamRecords {
   markDone(streamId: string): Promise<void>;
   streamInfo(streamId: string): Promise<RoutedStreamInfo | undefined>;
   nodeAlive(nodeId: string): Promise<boolean>;
+  deleteStreamMeta(streamId: string): Promise<void>;
 }
 
 /** Messages on a `stream:<id>` channel. */
@@ -180,6 +181,10 @@ class RedisSessionRouting implements SessionRouting {
   finished(streamId: string): void {
     this.publish(streamId, { type: 'end', origin: this.records.nodeId });
     this.report(this.records.markDone(streamId), 'done');
+  }
+
+  forget(streamIds: readonly string[]): void {
+    for (const id of streamIds) this.report(this.records.deleteStreamMeta(id), 'forget');
   }
 
   async ownsStream(streamId: string): Promise<boolean> {

@@ -43,6 +43,8 @@ export interface SessionRouting {
   settled(streamId: string, requestId: RequestId): void;
   /** Every request of a stream answered. */
   finished(streamId: string): void;
+  /** The session was deleted: what was recorded of these streams goes (their events go with the store). */
+  forget(streamIds: readonly string[]): void;
   /** Whether a stream this node does not know belongs to the session (the shared record says so). */
   ownsStream(streamId: string): Promise<boolean>;
   /** Whether server-wide notifications for the standalone stream are sent from here. */
@@ -69,6 +71,7 @@ export const LOCAL_ROUTING: SessionRouting = {
   appended: () => {},
   settled: () => {},
   finished: () => {},
+  forget: () => {},
   ownsStream: async () => false,
   deliversStandalone: () => true,
   follow: async () => {},

@@ -6,6 +6,7 @@
  * events fan out to every node.
  */
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../support/process.js';
 import { deleteSession, getSse, initSession, post, postSse, readUntil, rpc } from '../support/rpc.js';
@@ -226,6 +227,29 @@ describe.skipIf(!hasRedis())('cluster (Redis)', () => {
     await waitFor(() => A.tether.sessions.get(sid) === undefined && B.tether.sessions.get(sid) === undefined);
     const after = await post(A.mcpUrl, rpc(2, 'tools/list'), { 'mcp-session-id': sid });
     expect(after.status).toBe(404);
+  });
+
+  it('forgets the stream records of a deleted session in Redis, not only its events', async () => {
+    const sid = await initSession(A.mcpUrl);
+    await readUntil(await postSse(B.mcpUrl, sid, rpc(1, 'tools/list')), (m) => m.message.id === 1);
+    const client = new Redis(redis.url);
+    try {
+      /** Stream records (hashes `tether:stream:<id>`) that name the session. */
+      const recorded = async () => {
+        let n = 0;
+        for (const key of await client.keys('tether:stream:*')) {
+          if (!key.endsWith(':pending') && (await client.hget(key, 'session')) === sid) n++;
+        }
+        return n;
+      };
+      expect(await recorded()).toBe(2); // the initialize's stream (on A) and the tools/list's (on B)
+      expect((await deleteSession(C.mcpUrl, sid)).status).toBe(200);
+      const deadline = Date.now() + 5_000;
+      while ((await recorded()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(await recorded()).toBe(0);
+    } finally {
+      client.disconnect();
+    }
   });
 
   it('counts sessions per node and across the cluster', async () => {

@@ -261,6 +261,7 @@ export class SessionTransport implements Transport {
     // A shared session may still be served by another node: its events stay until it is deleted.
     if (!this.routing.shared || reason === 'session_deleted')
       for (const id of stored) this.output.deleteEvents(id);
+    if (reason === 'session_deleted') this.routing.forget(stored);
     this.onclose?.();
   }
 
