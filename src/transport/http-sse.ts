@@ -9,7 +9,7 @@ import { messageFrame, pingRequestFrame } from '../protocol/sse-frames.js';
 import { type RequestAdmission, repeatedRequestId } from './shared/admission.js';
 import { acceptedTypes, accepts } from './shared/media-types.js';
 import { readJsonRpcPost } from './shared/request-edge.js';
-import { StreamBoundTransport } from './stream-bound-transport.js';
+import { type StreamBoundTransport, serveOnStream } from './stream-bound-transport.js';
 
 export interface HttpSseDeps {
   registry: ConnectionRegistry;
@@ -57,29 +57,16 @@ export function createHttpSse(deps: HttpSseDeps) {
       pingRequest: pingRequestFrame,
     });
     connection.open();
-    let server: McpServer;
-    try {
-      server = await deps.createServer();
-    } catch (err) {
-      deps.logger.error({ err, session_id: sessionId }, 'http_sse.setup_failed');
-      connection.close('error');
-      return;
-    }
-    if (connection.closed) {
-      await server.close().catch(() => {});
-      return;
-    }
-    const transport = new StreamBoundTransport(connection, (message) => messageFrame(message));
-    sessions.set(sessionId, { transport, principal: authInfo?.clientId });
-    connection.signal.addEventListener(
-      'abort',
-      () => {
-        sessions.delete(sessionId);
-        void server.close().catch(() => {});
-      },
-      { once: true },
-    );
-    await server.connect(transport);
+    const transport = await serveOnStream({
+      connection,
+      createServer: deps.createServer,
+      frame: (message) => messageFrame(message),
+      logger: deps.logger,
+      setupFailed: { msg: 'http_sse.setup_failed', fields: { session_id: sessionId } },
+      opened: (t) => sessions.set(sessionId, { transport: t, principal: authInfo?.clientId }),
+      ended: () => sessions.delete(sessionId),
+    });
+    if (transport === undefined) return;
     // Announced only once the server listens, so the first POST finds it connected.
     connection.write(`event: endpoint\ndata: ${messagesPath}?sessionId=${sessionId}\n\n`);
   }

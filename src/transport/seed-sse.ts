@@ -10,7 +10,7 @@ import type { PipelineHook } from '../pipeline/pipeline.js';
 import type { PipelinedServer } from '../pipeline/server.js';
 import { isResponse } from '../protocol/json-rpc.js';
 import { type JsonRpcPost, type RequestEdgeOptions, readJsonRpcPost } from './shared/request-edge.js';
-import { StreamBoundTransport } from './stream-bound-transport.js';
+import { type StreamBoundTransport, serveOnStream } from './stream-bound-transport.js';
 
 export interface SeedSseDeps {
   registry: ConnectionRegistry;
@@ -102,35 +102,20 @@ export function createSeedSse(deps: SeedSseDeps) {
       event('welcome', { jsonrpc: '2.0', result: { status: 'connected', connection_id: id }, id: 'welcome' }),
     );
 
-    let server: PipelinedServer;
     let answered!: () => void;
     const handshakeAnswered = new Promise<void>((resolve) => {
       answered = resolve;
     });
-    try {
-      server = (await deps.createServer()).use(handshakeHook(answered));
-    } catch (err) {
-      deps.logger.error({ err, connection_id: id }, 'seed_sse.setup_failed');
-      connection.close('error');
-      return;
-    }
-    // The client may have left while the server was being built: the abort
-    // listeners below would never fire, so nothing may be registered.
-    if (connection.closed) {
-      await server.close().catch(() => {});
-      return;
-    }
-    const transport = new StreamBoundTransport(connection, seedFrame);
-    streams.set(id, { transport, principal: authInfo?.clientId });
-    connection.signal.addEventListener(
-      'abort',
-      () => {
-        streams.delete(id);
-        void server.close().catch(() => {});
-      },
-      { once: true },
-    );
-    await server.connect(transport);
+    const transport = await serveOnStream({
+      connection,
+      createServer: async () => (await deps.createServer()).use(handshakeHook(answered)),
+      frame: seedFrame,
+      logger: deps.logger,
+      setupFailed: { msg: 'seed_sse.setup_failed', fields: { connection_id: id } },
+      opened: (t) => streams.set(id, { transport: t, principal: authInfo?.clientId }),
+      ended: () => streams.delete(id),
+    });
+    if (transport === undefined) return;
     await handshake(transport, handshakeAnswered);
     deliver(read, transport, authInfo);
   }

@@ -1,4 +1,11 @@
-import type { JSONRPCMessage, MessageExtraInfo, RequestId, Transport } from '@modelcontextprotocol/server';
+import type {
+  JSONRPCMessage,
+  McpServer,
+  MessageExtraInfo,
+  RequestId,
+  Transport,
+} from '@modelcontextprotocol/server';
+import type { Logger } from 'pino';
 import type { SseConnection } from '../connection/sse-connection.js';
 import { cancelledRequestId, isRequest, isResponse } from '../protocol/json-rpc.js';
 
@@ -68,4 +75,63 @@ export class StreamBoundTransport implements Transport {
   async close(): Promise<void> {
     this.connection.close('session_deleted');
   }
+}
+
+/** How {@link serveOnStream} builds and frames the server of one stream. */
+export interface ServeOnStreamOptions {
+  connection: SseConnection;
+  createServer(): Promise<McpServer>;
+  /** Turns an outgoing message into SSE frame text, or undefined to drop it. */
+  frame(message: JSONRPCMessage): string | undefined;
+  logger: Logger;
+  /** The log line of a setup function that threw (`http_sse.setup_failed`, …) and its fields. */
+  setupFailed: { msg: string; fields: Record<string, unknown> };
+  /** The transport is connected-to-be: register it where POSTs find it. */
+  opened(transport: StreamBoundTransport): void;
+  /** The stream closed: forget the transport. */
+  ended(): void;
+}
+
+/**
+ * Builds the server of a stream-bound session (HTTP+SSE, the streaming
+ * endpoint) and connects it; the server closes when the stream does. Resolves
+ * undefined when there is nothing to serve: setup threw (the stream closes
+ * with `error`, logged) or the client left while the server was being built
+ * (the abort listeners would never fire, so nothing may be registered).
+ *
+ * @example
+ * const transport = await serveOnStream({ connection, createServer, frame, logger, setupFailed, opened, ended });
+ */
+export async function serveOnStream(
+  options: ServeOnStreamOptions,
+): Promise<StreamBoundTransport | undefined> {
+  const { connection, logger } = options;
+  let server: McpServer;
+  try {
+    server = await options.createServer();
+  } catch (err) {
+    logger.error({ err, ...options.setupFailed.fields }, options.setupFailed.msg);
+    connection.close('error');
+    return undefined;
+  }
+  const release = () =>
+    server
+      .close()
+      .catch((err: unknown) => logger.debug({ err, connection_id: connection.id }, 'server.close_failed'));
+  if (connection.closed) {
+    await release();
+    return undefined;
+  }
+  const transport = new StreamBoundTransport(connection, options.frame);
+  options.opened(transport);
+  connection.signal.addEventListener(
+    'abort',
+    () => {
+      options.ended();
+      void release();
+    },
+    { once: true },
+  );
+  await server.connect(transport);
+  return transport;
 }
