@@ -180,8 +180,15 @@ describe('cancelling a call through the official clients (2025-era sessions)', (
     await call;
     await waitFor(() => log.aborted.length === 1, 2_000, 'the handler signal to abort');
     await waitFor(() => t!.logsOf('request.cancelled').length === 1, 2_000, 'request.cancelled');
-    // Long enough for several reconnections at the server's 100 ms retry hint.
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // The client resumes the ended stream (at the server's 100 ms retry hint) and is told it ended;
+    // waiting for that, not for a fixed time, so a busy machine cannot pass this before it happened.
+    await waitFor(
+      () => t!.logsOf('stream.refused').some((l) => l.code === 'TETHER_ERR_SESSION_STREAM_ENDED'),
+      5_000,
+      'the resumption of the cancelled stream',
+    );
+    // Then several more retry intervals, in which a client still looping would open a plain GET.
+    await new Promise((resolve) => setTimeout(resolve, 500));
     expect(errors.map((e) => e.message)).toEqual([]);
     expect(t.logsOf('stream.refused').map((l) => l.code)).not.toContain('TETHER_ERR_SESSION_STREAM_CONFLICT');
     expect(t.logsOf('request.cancelled')[0]).toMatchObject({ method: 'tools/call' });
