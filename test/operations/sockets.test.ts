@@ -41,6 +41,15 @@ function track(p: Probe): Probe {
   return p;
 }
 
+/** An HTTP+SSE stream on a raw probe socket, once its endpoint event arrived. */
+async function openSseStream(url: string) {
+  const stream = track(probe(url));
+  await stream.connected;
+  stream.socket.write('GET /sse HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n');
+  await waitFor(() => stream.received().includes('event: endpoint'), 3_000, 'the HTTP+SSE stream');
+  return stream;
+}
+
 describe('socket limits of listen()', () => {
   it('closes a socket that never sends a byte within headersTimeoutMs', async () => {
     t = await startTether({ headersTimeoutMs: 300, logLevel: 'silent' });
@@ -91,10 +100,7 @@ describe('socket limits of listen()', () => {
       maxPingFailures: 100,
       logLevel: 'silent',
     });
-    const stream = track(probe(t.url));
-    await stream.connected;
-    stream.socket.write('GET /sse HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n');
-    await waitFor(() => stream.received().includes('event: endpoint'), 3_000, 'the legacy stream');
+    const stream = await openSseStream(t.url);
     await new Promise((r) => setTimeout(r, 1_200));
     expect(stream.closedAt()).toBeUndefined();
     const before = stream.received().length;
@@ -109,10 +115,7 @@ describe('socket limits of listen()', () => {
       maxPingFailures: 100,
       logLevel: 'warn',
     });
-    const stream = track(probe(t.url));
-    await stream.connected;
-    stream.socket.write('GET /sse HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n');
-    await waitFor(() => stream.received().includes('event: endpoint'), 3_000, 'the legacy stream');
+    const stream = await openSseStream(t.url);
     const fillers = [track(probe(t.url)), track(probe(t.url))];
     await Promise.all(fillers.map((p) => p.connected));
     const excess = track(probe(t.url));
