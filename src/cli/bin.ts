@@ -47,16 +47,6 @@ async function main(argv: string[]): Promise<void> {
   }
   const tools = parsed.toolsModule === undefined ? undefined : await loadToolsModule(parsed.toolsModule);
   const tether = createTether({ ...parsed.options, ...tools });
-  try {
-    await tether.start();
-  } catch (err) {
-    fail(`${(err as Error).message} (--redis)`);
-  }
-  try {
-    await tether.listen();
-  } catch (err) {
-    fail(`cannot listen on ${tether.options.host}:${tether.options.port}: ${(err as Error).message}`);
-  }
   let signals = 0;
   const stop = (signal: NodeJS.Signals) => {
     signals++;
@@ -70,9 +60,20 @@ async function main(argv: string[]): Promise<void> {
       () => process.exit(1),
     );
   };
-  // SIGHUP (the terminal or a supervisor going away) drains like SIGTERM instead of Node's default
-  // immediate exit 129, which cut in-flight calls off unlogged.
+  // Installed before the server starts, so a signal that arrives while it does (or just after its
+  // listening line) drains it instead of killing it. SIGHUP (the terminal or a supervisor going
+  // away) drains like SIGTERM instead of Node's default immediate exit 129, unlogged.
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, stop);
+  try {
+    await tether.start();
+  } catch (err) {
+    fail(`${(err as Error).message} (--redis)`);
+  }
+  try {
+    await tether.listen();
+  } catch (err) {
+    fail(`cannot listen on ${tether.options.host}:${tether.options.port}: ${(err as Error).message}`);
+  }
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
